@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Tessera",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tessera", targets: ["TesseraCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C: the only C we write (system calls Glibc does not export).
+        .target(name: "CSystemShims"),
+        // System libraries, each wrapped by exactly one Swift module.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
+
+        .target(name: "HTTPServer", dependencies: ["CSystemShims"]),
+        .target(name: "Postgres", dependencies: ["CLibPQ"]),
+        .target(name: "JOSE", dependencies: ["COpenSSL"]),
+        .target(name: "PasswordHashing", dependencies: ["CArgon2"]),
+        .target(name: "AuthServer", dependencies: ["HTTPServer", "Postgres", "JOSE", "PasswordHashing"]),
+        .executableTarget(
+            name: "TesseraCLI",
+            dependencies: [
+                "AuthServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
+        .testTarget(name: "PostgresIntegrationTests", dependencies: ["Postgres"]),
+        .testTarget(name: "JOSETests", dependencies: ["JOSE"]),
+        .testTarget(name: "PasswordHashingTests", dependencies: ["PasswordHashing"]),
+        .testTarget(name: "AuthServerTests", dependencies: ["AuthServer", "HTTPServer", "Postgres"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

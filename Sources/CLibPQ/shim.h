@@ -1,0 +1,4 @@
+#ifndef TESSERA_CLIBPQ_SHIM_H
+#define TESSERA_CLIBPQ_SHIM_H
+#include <libpq-fe.h>
+#endif
