@@ -27,6 +27,8 @@ let package = Package(
             name: "TesseraCLI",
             dependencies: [
                 "AuthServer",
+                "HTTPServer",
+                "Postgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

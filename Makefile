@@ -1,0 +1,36 @@
+# The two commands: `make run` and `make test`. Everything else is a helper of theirs.
+SHELL := /bin/bash
+SWIFT ?= swift
+RELEASE_BIN = .build/release/tessera
+
+.PHONY: all deps build release run test bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh run
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product tessera
+
+## make run: build, start the private PostgreSQL cluster under .data/, migrate, serve on 127.0.0.1:8080.
+run: release
+	$(RELEASE_BIN) dev
+
+## make test: every suite against a throwaway PostgreSQL cluster; non-zero on any failure.
+test:
+	@scripts/install-deps.sh test
+	$(SWIFT) build --build-tests
+	scripts/with-test-postgres.sh scripts/run-tests.sh
+
+## make bench: release build, then the benchmarks with their same-run references.
+bench:
+	@scripts/install-deps.sh bench
+	$(SWIFT) build -c release --product tessera
+	scripts/bench.sh
+
+clean:
+	rm -rf .build

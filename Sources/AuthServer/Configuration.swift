@@ -1,0 +1,111 @@
+/// Tessera's run-time configuration, read once at start-up.
+///
+/// Every setting comes from an environment variable and can be overridden by the
+/// matching command-line flag. A bad value fails at start with one line naming the
+/// setting; nothing is validated lazily later.
+public struct Configuration: Sendable, Equatable {
+    /// Where PostgreSQL is: a `postgres://` URL, or nil to use libpq's own `PG*` variables.
+    public var databaseURL: String?
+    /// The issuer identifier (RFC 8414 §2): every endpoint URL derives from it.
+    public var issuer: Issuer
+    /// The address the HTTP server listens on.
+    public var listen: ListenAddress
+    /// The folder holding key material (the key-encryption key).
+    public var keysDirectory: String
+    /// The least severe operational log level written.
+    public var logLevel: LogLevel
+
+    public init(databaseURL: String? = nil, issuer: Issuer, listen: ListenAddress, keysDirectory: String = "./Keys", logLevel: LogLevel = .info) {
+        self.databaseURL = databaseURL
+        self.issuer = issuer
+        self.listen = listen
+        self.keysDirectory = keysDirectory
+        self.logLevel = logLevel
+    }
+
+    /// The names of the environment variables, in one place.
+    public enum Variable {
+        public static let databaseURL = "TESSERA_DATABASE_URL"
+        public static let issuer = "TESSERA_ISSUER"
+        public static let listen = "TESSERA_LISTEN"
+        public static let keysDirectory = "TESSERA_KEYS_DIR"
+        public static let logLevel = "TESSERA_LOG_LEVEL"
+    }
+
+    /// Values given on the command line; each wins over its environment variable.
+    public struct Overrides: Sendable {
+        public var databaseURL: String?
+        public var issuer: String?
+        public var listen: String?
+        public var keysDirectory: String?
+        public var logLevel: String?
+        public init(databaseURL: String? = nil, issuer: String? = nil, listen: String? = nil, keysDirectory: String? = nil, logLevel: String? = nil) {
+            self.databaseURL = databaseURL
+            self.issuer = issuer
+            self.listen = listen
+            self.keysDirectory = keysDirectory
+            self.logLevel = logLevel
+        }
+    }
+
+    /// Resolves flags, then environment variables, then defaults, validating each value.
+    public static func load(environment: [String: String], overrides: Overrides = Overrides()) throws(ConfigurationError) -> Configuration {
+        func value(_ flag: String?, _ variable: String) -> String? {
+            if let flag { return flag }
+            if let env = environment[variable], !env.isEmpty { return env }
+            return nil
+        }
+        let databaseURL = value(overrides.databaseURL, Variable.databaseURL)
+        if let databaseURL, !(databaseURL.hasPrefix("postgres://") || databaseURL.hasPrefix("postgresql://")) {
+            throw ConfigurationError(setting: Variable.databaseURL, message: "must be a postgres:// or postgresql:// URL")
+        }
+        let listenText = value(overrides.listen, Variable.listen) ?? "127.0.0.1:8080"
+        let listen: ListenAddress
+        do { listen = try ListenAddress(parsing: listenText) } catch {
+            throw ConfigurationError(setting: Variable.listen, message: "\(error.reason) (got \"\(listenText)\")")
+        }
+        let issuerText = value(overrides.issuer, Variable.issuer) ?? "http://\(listen.urlAuthority)"
+        let issuer: Issuer
+        do { issuer = try Issuer(parsing: issuerText) } catch {
+            throw ConfigurationError(setting: Variable.issuer, message: "\(error.reason) (got \"\(issuerText)\")")
+        }
+        let keysDirectory = value(overrides.keysDirectory, Variable.keysDirectory) ?? "./Keys"
+        let levelText = value(overrides.logLevel, Variable.logLevel) ?? "info"
+        guard let logLevel = LogLevel(rawValue: levelText.lowercased()) else {
+            throw ConfigurationError(setting: Variable.logLevel, message: "must be one of \(LogLevel.allCases.map(\.rawValue).joined(separator: ", ")) (got \"\(levelText)\")")
+        }
+        return Configuration(databaseURL: databaseURL, issuer: issuer, listen: listen, keysDirectory: keysDirectory, logLevel: logLevel)
+    }
+}
+
+/// A configuration value that cannot be used; its description is the one line printed at start.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable, Equatable {
+    public let setting: String
+    public let message: String
+    public init(setting: String, message: String) {
+        self.setting = setting
+        self.message = message
+    }
+    public var description: String { "configuration error: \(setting) \(message)" }
+}
+
+/// Why a single value did not parse; wrapped into a ``ConfigurationError`` naming the setting.
+public struct ValueError: Error, Sendable {
+    public let reason: String
+    public init(_ reason: String) { self.reason = reason }
+}
+
+/// Operational log severities, least to most severe.
+public enum LogLevel: String, Sendable, CaseIterable, Comparable {
+    case debug, info, warning, error
+
+    private var rank: Int {
+        switch self {
+        case .debug: 0
+        case .info: 1
+        case .warning: 2
+        case .error: 3
+        }
+    }
+    public static func < (lhs: LogLevel, rhs: LogLevel) -> Bool { lhs.rank < rhs.rank }
+}

@@ -1,0 +1,52 @@
+import HTTPServer
+import Postgres
+
+/// The running authorization server: configuration, the database pool and the
+/// HTTP routes wired together.
+public final class TesseraServer: Sendable {
+    public let configuration: Configuration
+    public let pool: PostgresPool
+    public let logger: Logger
+    private let http: HTTPServer
+
+    /// How long a graceful shutdown waits for in-flight requests before closing them.
+    public static let shutdownGrace: Duration = .seconds(10)
+
+    public init(configuration: Configuration, pool: PostgresPool, logger: Logger, http httpConfiguration: HTTPServerConfiguration? = nil) {
+        self.configuration = configuration
+        self.pool = pool
+        self.logger = logger
+        var httpConfiguration = httpConfiguration ?? HTTPServerConfiguration(host: configuration.listen.host, port: configuration.listen.port)
+        httpConfiguration.host = configuration.listen.host
+        httpConfiguration.port = configuration.listen.port
+        let routes = Routes(health: HealthEndpoints(pool: pool))
+        self.http = HTTPServer(configuration: httpConfiguration, responder: routes.router(), log: { message in
+            logger.warning(message, ["component": "http"])
+        })
+    }
+
+    /// Binds the listening socket and starts serving.
+    public func start() throws {
+        try http.start()
+        logger.info("listening", ["address": "\(configuration.listen.host):\(http.localPort)", "issuer": configuration.issuer.url])
+    }
+
+    /// The port actually bound (useful with port 0).
+    public var localPort: UInt16 { http.localPort }
+
+    /// Stops accepting, lets in-flight requests finish within ``shutdownGrace``, then closes the pool.
+    public func shutdown() async {
+        logger.info("shutting down", ["grace_seconds": "\(Self.shutdownGrace.components.seconds)"])
+        await http.shutdown(deadline: Self.shutdownGrace)
+        await pool.close()
+        logger.info("stopped")
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
+    public func runUntilSignalled() async throws {
+        try start()
+        let signal = await ProcessSignals.waitForTermination()
+        logger.info("signal received", ["signal": "\(signal)"])
+        await shutdown()
+    }
+}

@@ -1,0 +1,183 @@
+import ArgumentParser
+import AuthServer
+import Foundation
+import HTTPServer
+import Postgres
+
+@main
+struct Tessera: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tessera",
+        abstract: "Tessera: an OAuth 2.1 / OpenID Connect authorization server.",
+        subcommands: [Serve.self, Migrate.self, Dev.self]
+    )
+}
+
+/// The settings shared by the commands that run the server; each flag overrides its environment variable.
+struct ServerOptions: ParsableArguments {
+    @Option(name: .customLong("database-url"), help: "PostgreSQL URL (env TESSERA_DATABASE_URL; else libpq's PG* variables).")
+    var databaseURL: String?
+
+    @Option(help: "Issuer URL; endpoint URLs derive from it (env TESSERA_ISSUER; default http://LISTEN).")
+    var issuer: String?
+
+    @Option(help: "Address to listen on, HOST:PORT or [V6]:PORT (env TESSERA_LISTEN; default 127.0.0.1:8080).")
+    var listen: String?
+
+    @Option(name: .customLong("keys-dir"), help: "Folder for key material (env TESSERA_KEYS_DIR; default ./Keys).")
+    var keysDirectory: String?
+
+    @Option(name: .customLong("log-level"), help: "debug, info, warning or error (env TESSERA_LOG_LEVEL; default info).")
+    var logLevel: String?
+
+    var overrides: Configuration.Overrides {
+        Configuration.Overrides(databaseURL: databaseURL, issuer: issuer, listen: listen, keysDirectory: keysDirectory, logLevel: logLevel)
+    }
+}
+
+/// Prints one line on standard error and exits with `code`: how bad configuration is reported.
+func fail(_ message: String, code: Int32 = 1) -> Never {
+    FileHandle.standardError.write(Data(("tessera: " + message + "\n").utf8))
+    exit(code)
+}
+
+func loadConfiguration(_ options: ServerOptions) -> Configuration {
+    do {
+        return try Configuration.load(environment: ProcessInfo.processInfo.environment, overrides: options.overrides)
+    } catch {
+        fail(error.description, code: 2)
+    }
+}
+
+func databaseConfiguration(_ configuration: Configuration) -> PostgresConfiguration {
+    guard let url = configuration.databaseURL else { return .environment() }
+    do {
+        return try .url(url)
+    } catch {
+        fail("configuration error: \(Configuration.Variable.databaseURL) \(error)", code: 2)
+    }
+}
+
+func migrationsDirectory(_ explicit: String?) -> String {
+    do {
+        return try MigrationsDirectory.locate(explicit: explicit, environment: ProcessInfo.processInfo.environment)
+    } catch {
+        fail(error.description, code: 2)
+    }
+}
+
+/// Applies pending migrations and reports each one.
+func applyMigrations(directory: String, pool: PostgresPool, logger: Logger) async {
+    do {
+        let applied = try await Migrator(directory: directory).migrate(using: pool)
+        for migration in applied {
+            logger.info("migration applied", ["version": String(migration.version), "name": migration.name])
+        }
+        logger.info("database schema is up to date", ["applied_now": String(applied.count)])
+    } catch {
+        fail("migration failed: \(error)")
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve the authorization server.")
+
+    @OptionGroup var options: ServerOptions
+
+    @Flag(help: "Apply pending database migrations before serving.")
+    var migrate = false
+
+    @Option(name: .customLong("migrations-dir"), help: "Folder of SQL migrations (env TESSERA_MIGRATIONS_DIR).")
+    var migrationsDirectoryPath: String?
+
+    func run() async throws {
+        let configuration = loadConfiguration(options)
+        let logger = Logger(level: configuration.logLevel)
+        let pool = PostgresPool(configuration: databaseConfiguration(configuration))
+        if migrate {
+            await applyMigrations(directory: migrationsDirectory(migrationsDirectoryPath), pool: pool, logger: logger)
+        }
+        let server = TesseraServer(configuration: configuration, pool: pool, logger: logger)
+        do {
+            try await server.runUntilSignalled()
+        } catch {
+            fail("cannot serve on \(configuration.listen): \(error)")
+        }
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending database migrations, in order, and exit.")
+
+    @Option(name: .customLong("database-url"), help: "PostgreSQL URL (env TESSERA_DATABASE_URL; else libpq's PG* variables).")
+    var databaseURL: String?
+
+    @Option(name: .customLong("migrations-dir"), help: "Folder of SQL migrations (env TESSERA_MIGRATIONS_DIR).")
+    var migrationsDirectoryPath: String?
+
+    @Option(name: .customLong("log-level"), help: "debug, info, warning or error (env TESSERA_LOG_LEVEL).")
+    var logLevel: String?
+
+    func run() async throws {
+        var options = ServerOptions()
+        options.databaseURL = databaseURL
+        options.logLevel = logLevel
+        let configuration = loadConfiguration(options)
+        let logger = Logger(level: configuration.logLevel)
+        let pool = PostgresPool(configuration: databaseConfiguration(configuration), size: 1)
+        await applyMigrations(directory: migrationsDirectory(migrationsDirectoryPath), pool: pool, logger: logger)
+        await pool.close()
+    }
+}
+
+struct Dev: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a development server on a private PostgreSQL cluster under .data/.",
+        discussion: """
+            Initialises the cluster on first use (as the postgres user when run as root), starts it on a \
+            Unix socket inside .data/, migrates, and serves. Ctrl-C stops the server and the cluster; \
+            a second run reuses the data.
+            """
+    )
+
+    @OptionGroup var options: ServerOptions
+
+    @Option(name: .customLong("data-dir"), help: "Folder for the private cluster (default ./.data).")
+    var dataDirectory = ".data"
+
+    @Option(name: .customLong("migrations-dir"), help: "Folder of SQL migrations (env TESSERA_MIGRATIONS_DIR).")
+    var migrationsDirectoryPath: String?
+
+    func run() async throws {
+        var configuration = loadConfiguration(options)
+        let logger = Logger(level: configuration.logLevel)
+        let say: @Sendable (String) -> Void = { print("tessera dev: " + $0) }
+        let database = DevelopmentDatabase(stateDirectory: dataDirectory, say: say)
+        let session: DevelopmentDatabase.Session
+        do {
+            session = try database.start()
+            try await database.createDatabaseIfMissing()
+        } catch {
+            fail("\(error)")
+        }
+        if configuration.databaseURL == nil {
+            configuration.databaseURL = session.databaseURL
+        }
+        let pool = PostgresPool(configuration: databaseConfiguration(configuration))
+        await applyMigrations(directory: migrationsDirectory(migrationsDirectoryPath), pool: pool, logger: logger)
+        let server = TesseraServer(configuration: configuration, pool: pool, logger: logger)
+        do {
+            try server.start()
+        } catch {
+            database.stop(session)
+            fail("cannot serve on \(configuration.listen): \(error)")
+        }
+        let base = "http://\(configuration.listen.host.contains(":") ? "[\(configuration.listen.host)]" : configuration.listen.host):\(server.localPort)"
+        say("serving \(configuration.issuer.url) on \(base)")
+        say("try:  curl -i \(base)/readyz")
+        say("press Ctrl-C to stop the server and the database")
+        _ = await ProcessSignals.waitForTermination()
+        await server.shutdown()
+        database.stop(session)
+    }
+}

@@ -1,0 +1,99 @@
+"""Shared fixtures: the built `tessera` binary, run as a real process on loopback.
+
+The suite runs inside scripts/with-test-postgres.sh, so libpq's PG* variables name a
+throwaway PostgreSQL cluster. Each test that needs a database gets a fresh one.
+"""
+import os
+import socket
+import subprocess
+import time
+import uuid
+
+import pytest
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def tessera_bin():
+    path = os.environ.get("TESSERA_BIN")
+    if not path or not os.path.exists(path):
+        pytest.fail("TESSERA_BIN must name the built tessera binary")
+    return path
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def psql(sql, database="postgres"):
+    subprocess.run(["psql", "-v", "ON_ERROR_STOP=1", "-q", "-d", database, "-c", sql], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def database():
+    """A fresh, empty database; yields its name and drops it afterwards."""
+    name = "e2e_" + uuid.uuid4().hex[:12]
+    psql(f'CREATE DATABASE "{name}"')
+    yield name
+    psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def wait_until_serving(url, process, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            out = process.stdout.read() if process.stdout else ""
+            raise AssertionError(f"tessera exited early with {process.returncode}: {out}")
+        try:
+            requests.get(url + "/healthz", timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    raise AssertionError("tessera did not start listening in time")
+
+
+class Server:
+    def __init__(self, process, base):
+        self.process = process
+        self.base = base
+
+    def stop(self, sig=15, timeout=20):
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                raise
+        return self.process.returncode
+
+
+@pytest.fixture
+def start_server():
+    """Starts `tessera serve` on a free port with extra arguments and environment."""
+    servers = []
+
+    def start(args=(), env=None, database=None):
+        port = free_port()
+        environment = dict(os.environ)
+        if database:
+            environment["PGDATABASE"] = database
+        environment.update(env or {})
+        process = subprocess.Popen(
+            [tessera_bin(), "serve", "--listen", f"127.0.0.1:{port}", *args],
+            cwd=ROOT, env=environment, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        server = Server(process, f"http://127.0.0.1:{port}")
+        servers.append(server)
+        wait_until_serving(server.base, process)
+        return server
+
+    yield start
+    for server in servers:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()

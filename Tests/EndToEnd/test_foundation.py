@@ -1,0 +1,158 @@
+"""The foundation seen from outside: CLI, configuration, health, migrations, dev mode."""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import ROOT, free_port, psql, tessera_bin, wait_until_serving
+
+
+def run(args, env=None, timeout=60):
+    environment = dict(os.environ)
+    environment.update(env or {})
+    return subprocess.run([tessera_bin(), *args], cwd=ROOT, env=environment, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate", "dev"])
+def test_every_command_has_help(command):
+    result = run([command, "--help"])
+    assert result.returncode == 0
+    assert "USAGE" in result.stdout.upper()
+
+
+@pytest.mark.parametrize("args,setting", [
+    (["--listen", "localhost:80"], "TESSERA_LISTEN"),
+    (["--listen", "127.0.0.1:99999"], "TESSERA_LISTEN"),
+    (["--issuer", "ftp://example.com"], "TESSERA_ISSUER"),
+    (["--issuer", "https://example.com/?x=1"], "TESSERA_ISSUER"),
+    (["--log-level", "loud"], "TESSERA_LOG_LEVEL"),
+    (["--database-url", "mysql://x"], "TESSERA_DATABASE_URL"),
+])
+def test_bad_configuration_fails_at_start_with_one_line_naming_the_setting(args, setting):
+    result = run(["serve", *args])
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert setting in lines[0]
+
+
+def test_environment_variables_configure_like_flags():
+    result = run(["serve"], env={"TESSERA_LISTEN": "nonsense"})
+    assert result.returncode == 2
+    assert "TESSERA_LISTEN" in result.stderr
+
+
+def test_migrate_applies_once_and_is_idempotent(database):
+    env = {"PGDATABASE": database}
+    first = run(["migrate"], env=env)
+    assert first.returncode == 0, first.stderr
+    second = run(["migrate"], env=env)
+    assert second.returncode == 0, second.stderr
+    assert '"applied_now":"0"' in second.stderr
+    out = subprocess.run(["psql", "-tA", "-d", database, "-c", "SELECT count(*) FROM schema_migrations"],
+                         capture_output=True, text=True, check=True)
+    applied = int(out.stdout.strip())
+    on_disk = len([f for f in os.listdir(os.path.join(ROOT, "Migrations")) if f.endswith(".sql")])
+    assert applied == on_disk
+
+
+def test_edited_migration_is_refused(database, tmp_path):
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_create_widgets.sql").write_text("CREATE TABLE widgets (id int);\n")
+    env = {"PGDATABASE": database}
+    assert run(["migrate", "--migrations-dir", str(folder)], env=env).returncode == 0
+    (folder / "0001_create_widgets.sql").write_text("CREATE TABLE widgets (id bigint);\n")
+    result = run(["migrate", "--migrations-dir", str(folder)], env=env)
+    assert result.returncode != 0
+    assert "0001" in result.stderr and "edited" in result.stderr
+
+
+def test_health_readiness_and_routing(start_server, database):
+    server = start_server(args=["--migrate"], database=database)
+    r = requests.get(server.base + "/healthz")
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    r = requests.get(server.base + "/readyz")
+    assert r.status_code == 200
+    assert r.headers["Cache-Control"] == "no-store"
+    assert requests.get(server.base + "/nope").status_code == 404
+    r = requests.post(server.base + "/healthz")
+    assert r.status_code == 405 and "GET" in r.headers["Allow"]
+    r = requests.head(server.base + "/healthz")
+    assert r.status_code == 200 and r.content == b""
+    assert "Date" in r.headers
+    assert server.stop() == 0
+
+
+def test_readyz_is_503_when_postgres_is_unreachable(start_server):
+    server = start_server(env={"TESSERA_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"})
+    assert requests.get(server.base + "/healthz").status_code == 200
+    started = time.time()
+    r = requests.get(server.base + "/readyz", timeout=10)
+    assert r.status_code == 503
+    assert time.time() - started < 5
+    assert server.stop() == 0
+
+
+def test_sigterm_lets_a_request_in_flight_finish(start_server, database):
+    """Graceful shutdown: a request whose body is still arriving when SIGTERM comes gets its answer."""
+    server = start_server(args=["--migrate"], database=database)
+    port = int(server.base.rsplit(":", 1)[1])
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.recv(4096)  # connection is established and served once
+    s.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+    server.process.send_signal(signal.SIGTERM)
+    data = b""
+    s.settimeout(10)
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    assert data.startswith(b"HTTP/1.1 200") or data.startswith(b"HTTP/1.1 503")
+    assert server.process.wait(timeout=20) == 0
+    with pytest.raises(requests.ConnectionError):
+        requests.get(server.base + "/healthz", timeout=2)
+
+
+def test_dev_runs_a_private_cluster_and_reuses_it():
+    """`tessera dev`: initdb on first use, migrate, serve; Ctrl-C stops both; a second run reuses the data."""
+    state = tempfile.mkdtemp(prefix="tessera-dev-", dir="/tmp")
+    os.chmod(state, 0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    try:
+        for attempt in range(2):
+            port = free_port()
+            process = subprocess.Popen(
+                [tessera_bin(), "dev", "--data-dir", os.path.join(state, ".data"), "--listen", f"127.0.0.1:{port}"],
+                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            lines = []
+            reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True)
+            reader.start()
+            base = f"http://127.0.0.1:{port}"
+            wait_until_serving(base, process, timeout=90)
+            r = requests.get(base + "/readyz", timeout=10)
+            assert r.status_code == 200, r.text
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=60) == 0
+            reader.join(timeout=5)
+            output = "".join(lines)
+            if attempt == 0:
+                assert "initialising" in output
+            else:
+                assert "initialising" not in output
+            assert "stopping PostgreSQL" in output
+            assert not os.path.exists(os.path.join(state, ".data", "postgres", "data", "postmaster.pid"))
+    finally:
+        shutil.rmtree(state, ignore_errors=True)

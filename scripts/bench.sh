@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `make bench`: each benchmark next to a reference measured in the same run, since
+# these machines are shared and noisy; figures are printed as ratios.
+#
+#   scripts/bench.sh            all benchmarks
+#   BENCH_DURATION=10 BENCH_CONNECTIONS=64 scripts/bench.sh
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+export BENCH_DURATION=${BENCH_DURATION:-10}
+export BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-64}
+export BENCH_THREADS=${BENCH_THREADS:-1}
+export TESSERA_BIN="$here/.build/release/tessera"
+[ -x "$TESSERA_BIN" ] || { echo "build first: swift build -c release" >&2; exit 1; }
+exec scripts/with-test-postgres.sh scripts/bench-http.sh

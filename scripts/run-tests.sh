@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every test suite; called by `make test` inside scripts/with-test-postgres.sh,
+# so libpq's PG* variables point at a throwaway cluster.
+set -uo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+status=0
+
+echo "== Swift test suites"
+swift test --skip-build ${SWIFT_TEST_FLAGS:-} || status=1
+
+echo "== End-to-end tests (pytest against the built binary)"
+TESSERA_BIN="$(swift build --show-bin-path)/tessera" \
+    "$here/.build/venv/bin/python" -m pytest -q Tests/EndToEnd || status=1
+
+exit $status
