@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "Tessera",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "tessera", targets: ["TesseraCLI"]),
     ],
@@ -22,13 +22,18 @@ let package = Package(
         .target(name: "Postgres", dependencies: ["CLibPQ"]),
         .target(name: "JOSE", dependencies: ["COpenSSL"]),
         .target(name: "PasswordHashing", dependencies: ["CArgon2"]),
-        .target(name: "AuthServer", dependencies: ["HTTPServer", "Postgres", "JOSE", "PasswordHashing"]),
+        .target(name: "OAuth", dependencies: ["JOSE", "PasswordHashing"]),
+        .target(name: "PostgresStorage", dependencies: ["Postgres", "OAuth", "JOSE"]),
+        .target(name: "AuthServer", dependencies: ["HTTPServer", "Postgres", "PostgresStorage", "OAuth", "JOSE", "PasswordHashing"]),
         .executableTarget(
             name: "TesseraCLI",
             dependencies: [
                 "AuthServer",
                 "HTTPServer",
                 "Postgres",
+                "PostgresStorage",
+                "OAuth",
+                "JOSE",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -37,7 +42,8 @@ let package = Package(
         .testTarget(name: "PostgresIntegrationTests", dependencies: ["Postgres"]),
         .testTarget(name: "JOSETests", dependencies: ["JOSE"]),
         .testTarget(name: "PasswordHashingTests", dependencies: ["PasswordHashing"]),
-        .testTarget(name: "AuthServerTests", dependencies: ["AuthServer", "HTTPServer", "Postgres"]),
+        .testTarget(name: "OAuthTests", dependencies: ["OAuth", "JOSE"]),
+        .testTarget(name: "AuthServerTests", dependencies: ["AuthServer", "HTTPServer", "Postgres", "PostgresStorage", "OAuth", "JOSE"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,6 @@
+import Foundation
+import OAuth
+
 /// Tessera's run-time configuration, read once at start-up.
 ///
 /// Every setting comes from an environment variable and can be overridden by the
@@ -12,16 +15,32 @@ public struct Configuration: Sendable, Equatable {
     public var listen: ListenAddress
     /// The folder holding key material (the key-encryption key).
     public var keysDirectory: String
+    /// The key-encryption key file, when not `keysDirectory/kek`.
+    public var kekFile: String?
+    /// How long a signing key signs before the next one takes over.
+    public var keyRotationPeriod: TimeInterval
+    /// `Cache-Control: max-age` of the JWKS and discovery documents.
+    public var jwksMaxAge: TimeInterval
     /// The least severe operational log level written.
     public var logLevel: LogLevel
 
-    public init(databaseURL: String? = nil, issuer: Issuer, listen: ListenAddress, keysDirectory: String = "./Keys", logLevel: LogLevel = .info) {
+    public init(databaseURL: String? = nil, issuer: Issuer, listen: ListenAddress, keysDirectory: String = "./Keys",
+                kekFile: String? = nil, keyRotationPeriod: TimeInterval = 30 * 86_400, jwksMaxAge: TimeInterval = 600, logLevel: LogLevel = .info) {
+        self.jwksMaxAge = jwksMaxAge
         self.databaseURL = databaseURL
         self.issuer = issuer
         self.listen = listen
         self.keysDirectory = keysDirectory
+        self.kekFile = kekFile
+        self.keyRotationPeriod = keyRotationPeriod
         self.logLevel = logLevel
     }
+
+    /// The path of the key-encryption key file.
+    public var kekPath: String { KeyEncryptionKey.path(directory: keysDirectory, kekFile: kekFile) }
+
+    /// The timing rules of key rotation derived from this configuration.
+    public var keyLifecyclePolicy: KeyLifecyclePolicy { KeyLifecyclePolicy(rotationPeriod: keyRotationPeriod, jwksMaxAge: jwksMaxAge) }
 
     /// The names of the environment variables, in one place.
     public enum Variable {
@@ -30,6 +49,9 @@ public struct Configuration: Sendable, Equatable {
         public static let listen = "TESSERA_LISTEN"
         public static let keysDirectory = "TESSERA_KEYS_DIR"
         public static let logLevel = "TESSERA_LOG_LEVEL"
+        public static let kekFile = "TESSERA_KEK_FILE"
+        public static let keyRotationPeriod = "TESSERA_KEY_ROTATION_PERIOD"
+        public static let jwksMaxAge = "TESSERA_JWKS_MAX_AGE"
     }
 
     /// Values given on the command line; each wins over its environment variable.
@@ -39,7 +61,14 @@ public struct Configuration: Sendable, Equatable {
         public var listen: String?
         public var keysDirectory: String?
         public var logLevel: String?
-        public init(databaseURL: String? = nil, issuer: String? = nil, listen: String? = nil, keysDirectory: String? = nil, logLevel: String? = nil) {
+        public var kekFile: String?
+        public var keyRotationPeriod: String?
+        public var jwksMaxAge: String?
+        public init(databaseURL: String? = nil, issuer: String? = nil, listen: String? = nil, keysDirectory: String? = nil, logLevel: String? = nil,
+                    kekFile: String? = nil, keyRotationPeriod: String? = nil, jwksMaxAge: String? = nil) {
+            self.jwksMaxAge = jwksMaxAge
+            self.kekFile = kekFile
+            self.keyRotationPeriod = keyRotationPeriod
             self.databaseURL = databaseURL
             self.issuer = issuer
             self.listen = listen
@@ -74,7 +103,21 @@ public struct Configuration: Sendable, Equatable {
         guard let logLevel = LogLevel(rawValue: levelText.lowercased()) else {
             throw ConfigurationError(setting: Variable.logLevel, message: "must be one of \(LogLevel.allCases.map(\.rawValue).joined(separator: ", ")) (got \"\(levelText)\")")
         }
-        return Configuration(databaseURL: databaseURL, issuer: issuer, listen: listen, keysDirectory: keysDirectory, logLevel: logLevel)
+        let kekFile = value(overrides.kekFile, Variable.kekFile)
+        let periodText = value(overrides.keyRotationPeriod, Variable.keyRotationPeriod) ?? "30d"
+        guard let period = DurationText.seconds(periodText), period > 0 else {
+            throw ConfigurationError(setting: Variable.keyRotationPeriod, message: "must be a duration such as 30d, 12h, 90m or 3600s (got \"\(periodText)\")")
+        }
+        let maxAgeText = value(overrides.jwksMaxAge, Variable.jwksMaxAge) ?? "10m"
+        guard let maxAge = DurationText.seconds(maxAgeText), maxAge > 0 else {
+            throw ConfigurationError(setting: Variable.jwksMaxAge, message: "must be a duration such as 10m or 600s (got \"\(maxAgeText)\")")
+        }
+        let configuration = Configuration(databaseURL: databaseURL, issuer: issuer, listen: listen, keysDirectory: keysDirectory,
+                                          kekFile: kekFile, keyRotationPeriod: period, jwksMaxAge: maxAge, logLevel: logLevel)
+        if let problem = configuration.keyLifecyclePolicy.problem {
+            throw ConfigurationError(setting: Variable.keyRotationPeriod, message: problem)
+        }
+        return configuration
     }
 }
 
@@ -108,4 +151,19 @@ public enum LogLevel: String, Sendable, CaseIterable, Comparable {
         }
     }
     public static func < (lhs: LogLevel, rhs: LogLevel) -> Bool { lhs.rank < rhs.rank }
+}
+
+/// Durations written as a number with a unit: `30d`, `12h`, `90m`, `45s` (bare numbers are seconds).
+public enum DurationText {
+    public static func seconds(_ text: String) -> TimeInterval? {
+        let units: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400]
+        var digits = Substring(text)
+        var unit: TimeInterval = 1
+        if let last = text.last, let factor = units[last] {
+            unit = factor
+            digits = digits.dropLast()
+        }
+        guard !digits.isEmpty, digits.allSatisfy(\.isASCIIDigit), digits.count <= 9, let number = Int(digits) else { return nil }
+        return TimeInterval(number) * unit
+    }
 }

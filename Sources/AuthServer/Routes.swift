@@ -3,11 +3,15 @@ import HTTPServer
 /// The route table: one adapter per endpoint.
 struct Routes: Sendable {
     let health: HealthEndpoints
+    let wellKnown: WellKnownEndpoints
 
     func router() -> Router {
         var router = Router()
         router.add(.GET, "/healthz") { request in health.liveness(request) }
         router.add(.GET, "/readyz") { request in await health.readiness(request) }
+        router.add(.GET, WellKnownEndpoints.jwksPath) { request in wellKnown.jwks(request) }
+        router.add(.GET, "/.well-known/openid-configuration") { request in wellKnown.discovery(request) }
+        router.add(.GET, "/.well-known/oauth-authorization-server") { request in wellKnown.discovery(request) }
         return router
     }
 }

@@ -1,5 +1,7 @@
 import HTTPServer
+import OAuth
 import Postgres
+import PostgresStorage
 
 /// The running authorization server: configuration, the database pool and the
 /// HTTP routes wired together.
@@ -7,26 +9,41 @@ public final class TesseraServer: Sendable {
     public let configuration: Configuration
     public let pool: PostgresPool
     public let logger: Logger
+    public let keys: KeyService
     private let http: HTTPServer
 
     /// How long a graceful shutdown waits for in-flight requests before closing them.
     public static let shutdownGrace: Duration = .seconds(10)
 
-    public init(configuration: Configuration, pool: PostgresPool, logger: Logger, http httpConfiguration: HTTPServerConfiguration? = nil) {
+    public init(configuration: Configuration, pool: PostgresPool, keys: KeyService, logger: Logger, http httpConfiguration: HTTPServerConfiguration? = nil) {
         self.configuration = configuration
         self.pool = pool
+        self.keys = keys
         self.logger = logger
         var httpConfiguration = httpConfiguration ?? HTTPServerConfiguration(host: configuration.listen.host, port: configuration.listen.port)
         httpConfiguration.host = configuration.listen.host
         httpConfiguration.port = configuration.listen.port
-        let routes = Routes(health: HealthEndpoints(pool: pool))
+        let routes = Routes(
+            health: HealthEndpoints(pool: pool),
+            wellKnown: WellKnownEndpoints(issuer: configuration.issuer, keys: keys, maxAge: Int(configuration.jwksMaxAge)))
         self.http = HTTPServer(configuration: httpConfiguration, responder: routes.router(), log: { message in
             logger.warning(message, ["component": "http"])
         })
     }
 
+    /// Builds the server from its configuration: reads the key-encryption key (a
+    /// missing or wrong one is an error here, at start), prepares the signing keys.
+    public static func make(configuration: Configuration, pool: PostgresPool, database: PostgresConfiguration, logger: Logger) async throws -> TesseraServer {
+        let kek = try KeyEncryptionKey.load(path: configuration.kekPath)
+        let manager = KeyManager(store: PostgresSigningKeyStore(pool: pool), kek: kek, policy: configuration.keyLifecyclePolicy)
+        let keys = KeyService(manager: manager, logger: logger, listenerConfiguration: database)
+        try await keys.prepare()
+        return TesseraServer(configuration: configuration, pool: pool, keys: keys, logger: logger)
+    }
+
     /// Binds the listening socket and starts serving.
     public func start() throws {
+        keys.start()
         try http.start()
         logger.info("listening", ["address": "\(configuration.listen.host):\(http.localPort)", "issuer": configuration.issuer.url])
     }
@@ -38,6 +55,7 @@ public final class TesseraServer: Sendable {
     public func shutdown() async {
         logger.info("shutting down", ["grace_seconds": "\(Self.shutdownGrace.components.seconds)"])
         await http.shutdown(deadline: Self.shutdownGrace)
+        keys.stop()
         await pool.close()
         logger.info("stopped")
     }

@@ -9,7 +9,7 @@ struct Tessera: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tessera",
         abstract: "Tessera: an OAuth 2.1 / OpenID Connect authorization server.",
-        subcommands: [Serve.self, Migrate.self, Dev.self]
+        subcommands: [Serve.self, Migrate.self, Dev.self, Keys.self]
     )
 }
 
@@ -27,11 +27,21 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("keys-dir"), help: "Folder for key material (env TESSERA_KEYS_DIR; default ./Keys).")
     var keysDirectory: String?
 
+    @Option(name: .customLong("kek-file"), help: "Key-encryption key file (env TESSERA_KEK_FILE; default KEYS_DIR/kek).")
+    var kekFile: String?
+
+    @Option(name: .customLong("key-rotation-period"), help: "How long a signing key signs, e.g. 30d (env TESSERA_KEY_ROTATION_PERIOD).")
+    var keyRotationPeriod: String?
+
+    @Option(name: .customLong("jwks-max-age"), help: "Cache lifetime of the JWKS, e.g. 10m (env TESSERA_JWKS_MAX_AGE).")
+    var jwksMaxAge: String?
+
     @Option(name: .customLong("log-level"), help: "debug, info, warning or error (env TESSERA_LOG_LEVEL; default info).")
     var logLevel: String?
 
     var overrides: Configuration.Overrides {
-        Configuration.Overrides(databaseURL: databaseURL, issuer: issuer, listen: listen, keysDirectory: keysDirectory, logLevel: logLevel)
+        Configuration.Overrides(databaseURL: databaseURL, issuer: issuer, listen: listen, keysDirectory: keysDirectory, logLevel: logLevel,
+                                kekFile: kekFile, keyRotationPeriod: keyRotationPeriod, jwksMaxAge: jwksMaxAge)
     }
 }
 
@@ -55,6 +65,15 @@ func databaseConfiguration(_ configuration: Configuration) -> PostgresConfigurat
         return try .url(url)
     } catch {
         fail("configuration error: \(Configuration.Variable.databaseURL) \(error)", code: 2)
+    }
+}
+
+/// Builds the server; a missing or wrong key-encryption key stops here with one clear line.
+func makeServer(configuration: Configuration, pool: PostgresPool, database: PostgresConfiguration, logger: Logger) async -> TesseraServer {
+    do {
+        return try await TesseraServer.make(configuration: configuration, pool: pool, database: database, logger: logger)
+    } catch {
+        fail("\(error)")
     }
 }
 
@@ -93,11 +112,12 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let configuration = loadConfiguration(options)
         let logger = Logger(level: configuration.logLevel)
-        let pool = PostgresPool(configuration: databaseConfiguration(configuration))
+        let database = databaseConfiguration(configuration)
+        let pool = PostgresPool(configuration: database)
         if migrate {
             await applyMigrations(directory: migrationsDirectory(migrationsDirectoryPath), pool: pool, logger: logger)
         }
-        let server = TesseraServer(configuration: configuration, pool: pool, logger: logger)
+        let server = await makeServer(configuration: configuration, pool: pool, database: database, logger: logger)
         do {
             try await server.runUntilSignalled()
         } catch {
@@ -152,24 +172,33 @@ struct Dev: AsyncParsableCommand {
         var configuration = loadConfiguration(options)
         let logger = Logger(level: configuration.logLevel)
         let say: @Sendable (String) -> Void = { print("tessera dev: " + $0) }
-        let database = DevelopmentDatabase(stateDirectory: dataDirectory, say: say)
+        let cluster = DevelopmentDatabase(stateDirectory: dataDirectory, say: say)
         let session: DevelopmentDatabase.Session
         do {
-            session = try database.start()
-            try await database.createDatabaseIfMissing()
+            session = try cluster.start()
+            try await cluster.createDatabaseIfMissing()
         } catch {
             fail("\(error)")
         }
         if configuration.databaseURL == nil {
             configuration.databaseURL = session.databaseURL
         }
-        let pool = PostgresPool(configuration: databaseConfiguration(configuration))
+        let database = databaseConfiguration(configuration)
+        let pool = PostgresPool(configuration: database)
         await applyMigrations(directory: migrationsDirectory(migrationsDirectoryPath), pool: pool, logger: logger)
-        let server = TesseraServer(configuration: configuration, pool: pool, logger: logger)
+        do {
+            if try KeyEncryptionKey.loadOrCreate(path: configuration.kekPath).created {
+                say("created the key-encryption key \(configuration.kekPath) (mode 0600; never commit it)")
+            }
+        } catch {
+            cluster.stop(session)
+            fail("\(error)")
+        }
+        let server = await makeServer(configuration: configuration, pool: pool, database: database, logger: logger)
         do {
             try server.start()
         } catch {
-            database.stop(session)
+            cluster.stop(session)
             fail("cannot serve on \(configuration.listen): \(error)")
         }
         let base = "http://\(configuration.listen.host.contains(":") ? "[\(configuration.listen.host)]" : configuration.listen.host):\(server.localPort)"
@@ -178,6 +207,6 @@ struct Dev: AsyncParsableCommand {
         say("press Ctrl-C to stop the server and the database")
         _ = await ProcessSignals.waitForTermination()
         await server.shutdown()
-        database.stop(session)
+        cluster.stop(session)
     }
 }

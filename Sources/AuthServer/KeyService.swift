@@ -1,0 +1,128 @@
+import Foundation
+import JOSE
+import OAuth
+import Postgres
+import PostgresStorage
+import Synchronization
+
+/// Keeps this instance's ``KeyRing`` current and drives automatic rotation.
+///
+/// Every instance runs the lifecycle check periodically; the store's advisory lock
+/// makes exactly one of them perform a due rotation. Changes reach every instance
+/// through `NOTIFY tessera_keys` within moments, and a periodic reload covers a lost
+/// notification.
+public final class KeyService: Sendable {
+    public let manager: KeyManager
+    private let logger: Logger
+    private let state: Mutex<Snapshot>
+    private let tasks = Mutex<[Task<Void, Never>]>([])
+    private let listener: PostgresListener?
+
+    /// How often the lifecycle is checked and the keys reloaded even without a notification.
+    public let maintenanceInterval: Duration
+
+    /// The ring and the JWKS document built from it.
+    public struct Snapshot: Sendable {
+        public let ring: KeyRing
+        public let jwksBody: [UInt8]
+        public let jwksETag: String
+    }
+
+    public init(manager: KeyManager, logger: Logger, listenerConfiguration: PostgresConfiguration?, maintenanceInterval: Duration = .seconds(30)) {
+        self.manager = manager
+        self.logger = logger
+        self.maintenanceInterval = maintenanceInterval
+        self.state = Mutex(Self.snapshot(.empty))
+        self.listener = listenerConfiguration.map { PostgresListener(configuration: $0, channels: [PostgresSigningKeyStore.channel]) }
+    }
+
+    public var current: Snapshot { state.withLock { $0 } }
+
+    /// Creates the first keys if needed and loads them. A wrong key-encryption key is
+    /// thrown (a start-up error); a database that is down is logged and retried in the background.
+    public func prepare() async throws {
+        do {
+            try await manager.maintain()
+            try await reload()
+        } catch let error as KeyEncryptionKeyError {
+            throw error
+        } catch let error as PostgresError {
+            logger.warning("signing keys not loaded yet: database unavailable", ["error": error.message])
+        }
+    }
+
+    /// Starts the background maintenance loop and the change listener.
+    public func start() {
+        let periodic = Task { [weak self] in
+            while !Task.isCancelled {
+                guard let interval = self?.maintenanceInterval else { return }
+                try? await Task.sleep(for: interval)
+                await self?.maintainAndReload()
+            }
+        }
+        var started = [periodic]
+        if let listener {
+            listener.start()
+            started.append(Task { [weak self] in
+                for await event in listener.events {
+                    switch event {
+                    case .notification, .connected:
+                        // After a reconnect a notification may have been missed: reload too.
+                        await self?.reloadLogged()
+                    default:
+                        break
+                    }
+                }
+            })
+        }
+        tasks.withLock { $0 += started }
+    }
+
+    public func stop() {
+        listener?.stop()
+        tasks.withLock { tasks in
+            tasks.forEach { $0.cancel() }
+            tasks.removeAll()
+        }
+    }
+
+    func maintainAndReload() async {
+        do {
+            if try await manager.maintain() {
+                logger.info("signing keys changed by the lifecycle")
+            }
+        } catch {
+            logger.warning("signing-key maintenance failed", ["error": "\(error)"])
+        }
+        await reloadLogged()
+    }
+
+    func reloadLogged() async {
+        do { try await reload() } catch {
+            logger.warning("signing keys not reloaded", ["error": "\(error)"])
+        }
+    }
+
+    /// Reads the keys again and swaps in the new ring.
+    public func reload() async throws {
+        let ring = try await manager.loadRing()
+        let snapshot = Self.snapshot(ring)
+        let changed = state.withLock { current -> Bool in
+            let changed = current.jwksETag != snapshot.jwksETag
+            current = snapshot
+            return changed
+        }
+        if changed {
+            logger.info("signing keys loaded", ["kids": ring.jwks.keys.compactMap(\.kid).joined(separator: ",")])
+        }
+    }
+
+    static func snapshot(_ ring: KeyRing) -> Snapshot {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body = (try? encoder.encode(ring.jwks)).map(Array.init) ?? Array(#"{"keys":[]}"#.utf8)
+        // A strong validator derived from the content: equal documents, equal tags on every instance.
+        let etag = "\"" + Base64URL.encode(Array(SHA256.hash(body).prefix(16))) + "\""
+        return Snapshot(ring: ring, jwksBody: body, jwksETag: etag)
+    }
+}

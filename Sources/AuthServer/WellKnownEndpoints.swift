@@ -1,0 +1,65 @@
+import Foundation
+import HTTPServer
+import JOSE
+
+/// `/.well-known/jwks.json` and the discovery documents
+/// (`/.well-known/openid-configuration`, `/.well-known/oauth-authorization-server`).
+struct WellKnownEndpoints: Sendable {
+    let issuer: Issuer
+    let keys: KeyService
+    let maxAge: Int
+    let discoveryBody: [UInt8]
+
+    init(issuer: Issuer, keys: KeyService, maxAge: Int) {
+        self.issuer = issuer
+        self.keys = keys
+        self.maxAge = maxAge
+        self.discoveryBody = Self.discoveryDocument(issuer: issuer)
+    }
+
+    static let jwksPath = "/.well-known/jwks.json"
+
+    func jwks(_ request: HTTPRequest) -> HTTPResponse {
+        let snapshot = keys.current
+        var headers = HTTPHeaders([
+            ("Content-Type", "application/jwk-set+json"),
+            ("Cache-Control", "public, max-age=\(maxAge)"),
+            ("ETag", snapshot.jwksETag),
+        ])
+        // RFC 9110 §13.1.2: If-None-Match uses weak comparison; "*" matches any current representation.
+        if let condition = request.headers["If-None-Match"], Self.matches(condition, etag: snapshot.jwksETag) {
+            headers.remove(name: "Content-Type")
+            return HTTPResponse(status: .notModified, headers: headers)
+        }
+        return HTTPResponse(status: .ok, headers: headers, body: snapshot.jwksBody)
+    }
+
+    func discovery(_ request: HTTPRequest) -> HTTPResponse {
+        HTTPResponse(status: .ok, headers: HTTPHeaders([
+            ("Content-Type", "application/json"),
+            ("Cache-Control", "public, max-age=\(maxAge)"),
+        ]), body: discoveryBody)
+    }
+
+    /// The metadata lists only what this server really implements (RFC 8414 §2, OIDC Discovery §3).
+    static func discoveryDocument(issuer: Issuer) -> [UInt8] {
+        let document: [String: any Sendable] = [
+            // RFC 8414 §3.3: "The issuer value returned MUST be identical to the authorization server's issuer identifier"
+            "issuer": issuer.url,
+            "jwks_uri": issuer.endpoint(jwksPath),
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return Array(data)
+    }
+
+    static func matches(_ header: String, etag: String) -> Bool {
+        let wanted = etag.hasPrefix("W/") ? String(etag.dropFirst(2)) : etag
+        for candidate in header.split(separator: ",") {
+            var tag = candidate.trimmingCharacters(in: .whitespaces)
+            if tag == "*" { return true }
+            if tag.hasPrefix("W/") { tag.removeFirst(2) }
+            if tag == wanted { return true }
+        }
+        return false
+    }
+}
