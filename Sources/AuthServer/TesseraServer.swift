@@ -36,7 +36,11 @@ public final class TesseraServer: Sendable {
     public static func make(configuration: Configuration, pool: PostgresPool, database: PostgresConfiguration, logger: Logger) async throws -> TesseraServer {
         let kek = try KeyEncryptionKey.load(path: configuration.kekPath)
         let manager = KeyManager(store: PostgresSigningKeyStore(pool: pool), kek: kek, policy: configuration.keyLifecyclePolicy)
-        let keys = KeyService(manager: manager, logger: logger, listenerConfiguration: database)
+        // Check the lifecycle several times within the shortest period that matters, at most every 30 s.
+        let policy = configuration.keyLifecyclePolicy
+        let checkEvery = min(30, max(1, min(policy.rotationPeriod, policy.publishAhead) / 4))
+        let keys = KeyService(manager: manager, logger: logger, listenerConfiguration: database,
+                              maintenanceInterval: .milliseconds(Int64(checkEvery * 1_000)))
         try await keys.prepare()
         return TesseraServer(configuration: configuration, pool: pool, keys: keys, logger: logger)
     }

@@ -73,13 +73,22 @@ class Server:
 
 
 @pytest.fixture
-def start_server():
+def keys_dir(tmp_path):
+    """A keys folder holding a fresh key-encryption key."""
+    folder = tmp_path / "keys"
+    subprocess.run([tessera_bin(), "keys", "init", "--keys-dir", str(folder)], check=True, capture_output=True)
+    return str(folder)
+
+
+@pytest.fixture
+def start_server(keys_dir):
     """Starts `tessera serve` on a free port with extra arguments and environment."""
     servers = []
 
     def start(args=(), env=None, database=None):
         port = free_port()
         environment = dict(os.environ)
+        environment.setdefault("TESSERA_KEYS_DIR", keys_dir)
         if database:
             environment["PGDATABASE"] = database
         environment.update(env or {})
