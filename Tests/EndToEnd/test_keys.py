@@ -113,8 +113,8 @@ def test_rotation_happens_by_itself_on_the_configured_period(start_server, datab
             break
         assert time.time() < deadline, "no automatic rotation within 20 s"
         time.sleep(0.25)
-    # The keys that signed before are still published (retired), so their tokens still verify.
-    assert first <= now | first and len(now) >= 4
+    # The keys that signed before are still published (now retired), so their tokens still verify.
+    assert first <= now
 
 
 def test_retire_now_unpublishes_at_once(start_server, database, keys_dir):
