@@ -30,6 +30,7 @@ test:
 bench:
 	@scripts/install-deps.sh bench
 	$(SWIFT) build -c release --product tessera
+	$(SWIFT) build -c release --product tessera-bench
 	scripts/bench.sh
 
 clean:

@@ -12,4 +12,8 @@ export BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-64}
 export BENCH_THREADS=${BENCH_THREADS:-1}
 export TESSERA_BIN="$here/.build/release/tessera"
 [ -x "$TESSERA_BIN" ] || { echo "build first: swift build -c release" >&2; exit 1; }
-exec scripts/with-test-postgres.sh scripts/bench-http.sh
+echo "== HTTP: GET /healthz, JWKS and discovery"
+scripts/with-test-postgres.sh scripts/bench-http.sh
+echo
+echo "== JOSE: signing and verification"
+scripts/bench-jose.sh
