@@ -6,11 +6,13 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 status=0
 
+export TESSERA_TEST_PYTHON="$here/.build/venv/bin/python"
+
 echo "== Swift test suites"
 swift test --skip-build ${SWIFT_TEST_FLAGS:-} || status=1
 
 echo "== End-to-end tests (pytest against the built binary)"
 TESSERA_BIN="$(swift build --show-bin-path)/tessera" \
-    "$here/.build/venv/bin/python" -m pytest -q Tests/EndToEnd || status=1
+    "$TESSERA_TEST_PYTHON" -m pytest -q Tests/EndToEnd || status=1
 
 exit $status
