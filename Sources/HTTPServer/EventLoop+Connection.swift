@@ -47,7 +47,7 @@ extension EventLoop {
         let limits = configuration.limits
         while !connection.stopsParsing
             && connection.hasBufferedInput
-            && connection.slots.count < limits.maxPipelinedRequestsPerConnection {
+            && connection.slots.count < max(1, limits.maxPipelinedRequestsPerConnection) {
             let result = connection.inbound.withUnsafeBytes { bytes in
                 connection.parser.parse(UnsafeRawBufferPointer(rebasing: bytes[connection.inboundStart...]))
             }
@@ -241,7 +241,7 @@ extension EventLoop {
             let limits = configuration.limits
             let wantsRead = !connection.isReadClosed
                 && !connection.stopsParsing
-                && connection.slots.count < limits.maxPipelinedRequestsPerConnection
+                && connection.slots.count < max(1, limits.maxPipelinedRequestsPerConnection)
                 && connection.unsentOutputCount < limits.maxBufferedResponseBytes
                 && connection.inbound.count - connection.inboundStart < Self.maximumBufferedInputBytes(limits)
             if wantsRead { wanted |= System.epollIn }

@@ -206,6 +206,19 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
         }
     }
 
+    @Test("A client that stops reading is closed after the write timeout")
+    func writeTimeout() async throws {
+        try await withServer(configure: { $0.timeouts.write = .milliseconds(300) }) { _, port in
+            try await onThread {
+                let client = try TestClient(port: port, readTimeout: 2)
+                client.send("GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+                Thread.sleep(forTimeInterval: 1.0)
+                let received = client.drain()
+                #expect(received < 32 * 1024 * 1024)
+            }
+        }
+    }
+
     @Test("Two hundred concurrent connections are all served")
     func manyConnections() async throws {
         try await withServer { _, port in

@@ -111,6 +111,18 @@ final class TestClient {
         return response
     }
 
+    /// Reads until end of file, reset or timeout; returns the byte count.
+    func drain() -> Int {
+        var total = buffer.count
+        buffer = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { return total }
+            total += count
+        }
+    }
+
     /// Whether the server closed the connection (end of file or reset) before `seconds` passed.
     func isClosedByServer(within seconds: Double = 3) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
@@ -175,6 +187,7 @@ func testRouter() -> Router {
         try? await Task.sleep(for: .milliseconds(milliseconds))
         return HTTPResponse(body: Array("slow \(milliseconds)".utf8))
     }
+    router.add(.GET, "/big") { _ in HTTPResponse(body: [UInt8](repeating: 0x62, count: 32 * 1024 * 1024)) }
     router.add(.GET, "/bad-header") { _ in
         HTTPResponse(headers: ["X-Injected": "a\r\nSet-Cookie: evil=1", "Content-Length": "999"], body: Array("safe".utf8))
     }
