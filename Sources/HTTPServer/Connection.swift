@@ -57,6 +57,12 @@ final class Connection {
     /// The earliest time something must happen on this connection (0 = none).
     var deadline: UInt64 = 0
 
+    /// Input buffer capacity kept between requests; a larger buffer (after a big body) is released
+    /// so idle connections do not pin memory.
+    static let retainedInboundCapacity = 64 * 1024
+    /// Output buffer capacity kept between responses; larger is released for the same reason.
+    static let retainedOutboundCapacity = 256 * 1024
+
     init(id: UInt64, fd: Int32, remoteAddress: String, remotePort: UInt16, limits: HTTPServerLimits, now: UInt64, registeredEvents: UInt32) {
         self.id = id
         self.fd = fd
@@ -81,7 +87,7 @@ final class Connection {
     /// Drops consumed input, keeping the buffer small.
     func compactInbound() {
         if inboundStart >= inbound.count {
-            if inbound.capacity > 64 * 1024 {
+            if inbound.capacity > Self.retainedInboundCapacity {
                 inbound = []
             } else {
                 inbound.removeAll(keepingCapacity: true)

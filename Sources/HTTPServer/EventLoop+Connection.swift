@@ -189,7 +189,7 @@ extension EventLoop {
                 connection.outboundSent += count
                 connection.lastWriteProgress = now
                 if !connection.hasUnsentOutput {
-                    if connection.outbound.capacity > 256 * 1024 {
+                    if connection.outbound.capacity > Connection.retainedOutboundCapacity {
                         connection.outbound = []
                     } else {
                         connection.outbound.removeAll(keepingCapacity: true)
@@ -253,8 +253,9 @@ extension EventLoop {
         }
     }
 
-    /// Unparsed input kept while the pipeline is full: one head plus one read.
+    /// Unparsed input kept while the pipeline is full: one head plus one read. Bounds the memory
+    /// a client that pipelines faster than it is answered can make the server hold.
     static func maximumBufferedInputBytes(_ limits: HTTPServerLimits) -> Int {
-        limits.maxHeaderBytes + 64 * 1024
+        limits.maxHeaderBytes + readBufferBytes
     }
 }

@@ -42,7 +42,7 @@ final class EventLoop: @unchecked Sendable {
     /// Longest sleep in epoll_wait, so the loop notices nothing is due without a wake-up.
     private static let maximumWaitMilliseconds: Int32 = 1000
     /// Bytes read per read(2) call.
-    private static let readBufferBytes = 64 * 1024
+    static let readBufferBytes = 64 * 1024
     /// Events taken per epoll_wait.
     private static let maximumEvents = 512
 
@@ -372,7 +372,10 @@ final class EventLoop: @unchecked Sendable {
         if connection.hasUnsentOutput {
             return connection.lastWriteProgress &+ writeNanoseconds
         }
+        // Read timeouts run only while the server wants the client's bytes; not while it holds
+        // off reading because this connection's pipeline is full of its own unanswered requests.
         let isReading = !connection.stopsParsing && !connection.isReadClosed
+            && connection.slots.count < max(1, configuration.limits.maxPipelinedRequestsPerConnection)
         if isReading {
             if let started = connection.bodyStartedAt {
                 return started &+ bodyReadNanoseconds

@@ -263,6 +263,26 @@ struct MalformedCase: Sendable, CustomTestStringConvertible {
         #expect(HTTPParseError.contentLengthWithTransferEncoding.status.code == 400)
     }
 
+    @Test("Mutated and random inputs never crash the parser")
+    func mutatedInputsDoNotCrash() {
+        var generator = SplitMix64(seed: 0x7E55E7A)
+        let seeds = Self.validCases.map { Array($0.input.utf8) }
+        for round in 0..<3000 {
+            var input = seeds[round % seeds.count]
+            for _ in 0..<(1 + Int(generator.next() % 4)) where !input.isEmpty {
+                let position = Int(generator.next() % UInt64(input.count))
+                switch generator.next() % 3 {
+                case 0: input[position] = UInt8(truncatingIfNeeded: generator.next())
+                case 1: input.remove(at: position)
+                default: input.insert(UInt8(truncatingIfNeeded: generator.next()), at: position)
+                }
+            }
+            let whole = feed(input, chunkSizes: [input.count], limits: testLimits)
+            let trickled = feed(input, chunkSizes: Array(repeating: 1, count: input.count), limits: testLimits)
+            #expect(whole == trickled)
+        }
+    }
+
     @Test("A head trickled one byte at a time is scanned in linear time")
     func trickledHeadIsLinear() {
         var limits = HTTPServerLimits()
@@ -277,5 +297,18 @@ struct MalformedCase: Sendable, CustomTestStringConvertible {
             #expect(outcome.requests.count == 1)
         }
         #expect(elapsed < .seconds(2))
+    }
+}
+
+/// A small deterministic generator, so failures reproduce.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

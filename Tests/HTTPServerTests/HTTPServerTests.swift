@@ -219,6 +219,23 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
         }
     }
 
+    @Test("Random bytes on many connections do not disturb the server")
+    func garbageInput() async throws {
+        try await withServer { _, port in
+            try await onThread {
+                var generator = SplitMix64(seed: 42)
+                for _ in 0..<30 {
+                    let client = try TestClient(port: port, readTimeout: 1)
+                    client.send((0..<Int(generator.next() % 2000)).map { _ in UInt8(truncatingIfNeeded: generator.next()) } + [13, 10, 13, 10])
+                    _ = client.readResponse()
+                }
+                let client = try TestClient(port: port)
+                client.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+                #expect(client.readResponse()?.bodyText == "ok")
+            }
+        }
+    }
+
     @Test("Two hundred concurrent connections are all served")
     func manyConnections() async throws {
         try await withServer { _, port in
