@@ -17,7 +17,7 @@ public enum ProcessSignals {
         var sources: [DispatchSourceSignal] = []
         for number in signals {
             // Dispatch observes signals only when their default action (terminate) is disabled.
-            signal(number, SIG_IGN)
+            System.setSignalIgnored(number, true)
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler { waiter.received(number) }
             source.resume()
@@ -30,7 +30,7 @@ public enum ProcessSignals {
             source.cancel()
         }
         for number in signals {
-            signal(number, SIG_DFL)
+            System.setSignalIgnored(number, false)
         }
         return received
     }

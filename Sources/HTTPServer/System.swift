@@ -276,6 +276,13 @@ enum System {
         while Glibc.read(fd, &value, 8) < 0 && errno == EINTR {}
     }
 
+    // MARK: Signals
+
+    /// Ignores a signal (so it does not terminate the process) or restores its default action.
+    static func setSignalIgnored(_ number: Int32, _ isIgnored: Bool) {
+        _ = signal(number, isIgnored ? SIG_IGN : SIG_DFL)
+    }
+
     // MARK: Clocks
 
     /// Nanoseconds on the monotonic clock (unaffected by wall-clock changes).
