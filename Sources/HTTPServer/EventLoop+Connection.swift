@@ -208,7 +208,7 @@ extension EventLoop {
                 beginLingeringClose(connection)
                 return
             }
-            if connection.slots.isEmpty && !connection.hasBufferedInput && !connection.parser.isMidRequest {
+            if connection.isIdle {
                 connection.idleSince = now
             }
         }
