@@ -16,6 +16,15 @@ public struct HTTPStatus: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "\(code) \(reasonPhrase)" }
 
+    /// Statuses are equal when their codes are; the reason phrase is advisory (RFC 9112 §4).
+    public static func == (lhs: HTTPStatus, rhs: HTTPStatus) -> Bool {
+        lhs.code == rhs.code
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(code)
+    }
+
     public static let `continue` = HTTPStatus(code: 100)
     public static let ok = HTTPStatus(code: 200)
     public static let created = HTTPStatus(code: 201)

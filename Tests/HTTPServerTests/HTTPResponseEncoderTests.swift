@@ -51,5 +51,6 @@ import Testing
         #expect(HTTPStatus(code: 431).reasonPhrase == "Request Header Fields Too Large")
         #expect(HTTPStatus.serviceUnavailable.code == 503)
         #expect(HTTPStatus(code: 799).reasonPhrase == "")
+        #expect(HTTPStatus(code: 200, reasonPhrase: "Fine") == .ok)
     }
 }
