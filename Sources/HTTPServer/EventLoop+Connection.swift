@@ -1,0 +1,261 @@
+/// Reading, parsing, dispatching and writing for one connection, on the loop thread.
+extension EventLoop {
+    func handleEvent(_ events: UInt32, on connection: Connection) {
+        if events & System.epollIn != 0 {
+            readAvailable(connection)
+        } else if events & (System.epollError | System.epollHangUp) != 0 {
+            close(connection)
+            return
+        }
+        if !connection.isClosed && events & System.epollOut != 0 {
+            flush(connection)
+        }
+    }
+
+    private func readAvailable(_ connection: Connection) {
+        switch System.read(connection.fd, into: readBuffer) {
+        case .bytes(let count):
+            if connection.isLingering {
+                // Discarding input so the client can read the last response; see `lingeringClose`.
+                return
+            }
+            if connection.headStartedAt == nil && connection.bodyStartedAt == nil {
+                connection.headStartedAt = now
+            }
+            connection.inbound.append(contentsOf: UnsafeRawBufferPointer(rebasing: readBuffer[0..<count]))
+            processInput(connection)
+        case .endOfFile:
+            if connection.isLingering || (connection.slots.isEmpty && !connection.hasUnsentOutput) {
+                close(connection)
+                return
+            }
+            // A client may half-close after sending its requests; answer them, then close.
+            connection.isReadClosed = true
+            connection.stopsParsing = true
+            connection.closesAfterFlush = connection.slots.isEmpty
+            updateInterest(connection)
+            updateDeadline(connection)
+        case .wouldBlock:
+            return
+        case .failed:
+            close(connection)
+        }
+    }
+
+    /// Parses as many buffered requests as the pipelining limit allows and dispatches them.
+    func processInput(_ connection: Connection) {
+        let limits = configuration.limits
+        while !connection.stopsParsing
+            && connection.hasBufferedInput
+            && connection.slots.count < max(1, limits.maxPipelinedRequestsPerConnection) {
+            let result = connection.inbound.withUnsafeBytes { bytes in
+                connection.parser.parse(UnsafeRawBufferPointer(rebasing: bytes[connection.inboundStart...]))
+            }
+            switch result {
+            case .complete(let request, let consumed):
+                connection.inboundStart += consumed
+                connection.bodyStartedAt = nil
+                connection.sentContinue = false
+                connection.headStartedAt = connection.hasBufferedInput ? now : nil
+                dispatch(request, on: connection)
+            case .needMoreData(let consumed):
+                connection.inboundStart += consumed
+                if let head = connection.parser.headAwaitingBody {
+                    if connection.bodyStartedAt == nil {
+                        connection.bodyStartedAt = now
+                    }
+                    if head.expectsContinue && !connection.sentContinue {
+                        // RFC 9110 §10.1.1: the client waits for this before sending the body.
+                        connection.sentContinue = true
+                        appendReadySlot(HTTPResponseEncoder.continueResponse, to: connection)
+                    }
+                }
+                connection.compactInbound()
+                flush(connection)
+                return
+            case .invalid(let error):
+                connection.stopsParsing = true
+                connection.inboundStart = connection.inbound.count
+                var bytes: [UInt8] = []
+                HTTPResponseEncoder.encode(
+                    .text(error.status, error.status.reasonPhrase),
+                    context: .init(isHead: false, isHTTP10KeepAlive: false, isClosing: true),
+                    dateLine: dateCache.line,
+                    into: &bytes
+                )
+                appendReadySlot(bytes, to: connection, closes: true)
+            }
+        }
+        connection.compactInbound()
+        flush(connection)
+    }
+
+    private func appendReadySlot(_ bytes: [UInt8], to connection: Connection, closes: Bool = false) {
+        let sequence = connection.nextSequence
+        connection.nextSequence += 1
+        connection.slots.append(Connection.Slot(
+            sequence: sequence,
+            ready: bytes,
+            response: nil,
+            context: .init(isHead: false, isHTTP10KeepAlive: false, isClosing: closes)
+        ))
+    }
+
+    private func dispatch(_ parsed: ParsedRequest, on connection: Connection) {
+        let head = parsed.head
+        if !head.isKeepAlive {
+            connection.stopsParsing = true
+        }
+        let inFlight = counters.inFlightRequests.wrappingAdd(1, ordering: .relaxed).newValue
+        guard inFlight <= configuration.limits.maxInFlightRequests else {
+            // Overloaded: answer at once rather than queue (CONVENTIONS: every queue is bounded).
+            counters.inFlightRequests.wrappingSubtract(1, ordering: .relaxed)
+            connection.stopsParsing = true
+            var bytes: [UInt8] = []
+            HTTPResponseEncoder.encode(
+                Self.overloadResponse(),
+                context: .init(isHead: head.method == .HEAD, isHTTP10KeepAlive: false, isClosing: true),
+                dateLine: dateCache.line,
+                into: &bytes
+            )
+            appendReadySlot(bytes, to: connection, closes: true)
+            return
+        }
+        let sequence = connection.nextSequence
+        connection.nextSequence += 1
+        connection.slots.append(Connection.Slot(
+            sequence: sequence,
+            ready: nil,
+            response: nil,
+            context: .init(
+                isHead: head.method == .HEAD,
+                isHTTP10KeepAlive: head.version == .http1_0 && head.isKeepAlive,
+                isClosing: !head.isKeepAlive
+            )
+        ))
+        let request = HTTPRequest(
+            method: head.method,
+            target: head.target,
+            version: head.version,
+            headers: head.headers,
+            body: parsed.body,
+            remoteAddress: connection.remoteAddress,
+            remotePort: connection.remotePort
+        )
+        let responder = self.responder
+        let counters = self.counters
+        let connectionID = connection.id
+        Task {
+            let response = await responder.respond(to: request)
+            counters.inFlightRequests.wrappingSubtract(1, ordering: .relaxed)
+            self.deliver(connection: connectionID, sequence: sequence, response: response)
+        }
+    }
+
+    /// Serializes the answered slots in order and sends as much as the socket takes.
+    func flush(_ connection: Connection) {
+        guard !connection.isClosed else { return }
+        while !connection.closesAfterFlush, let slot = connection.slots.first {
+            var context = slot.context
+            // Shutting down: the last answer on the connection says so.
+            if isShuttingDown && connection.slots.count == 1 {
+                context.isClosing = true
+            }
+            if let ready = slot.ready {
+                connection.outbound.append(contentsOf: ready)
+            } else if let response = slot.response {
+                let dropped = HTTPResponseEncoder.encode(response, context: context, dateLine: dateCache.line, into: &connection.outbound)
+                if !dropped.isEmpty {
+                    log?("dropped invalid response header(s): \(dropped.joined(separator: ", "))")
+                }
+            } else {
+                break
+            }
+            connection.slots.removeFirst()
+            if context.isClosing {
+                connection.closesAfterFlush = true
+                connection.slots.removeAll()
+            }
+        }
+        if connection.closesAfterFlush {
+            connection.stopsParsing = true
+        }
+        if connection.hasUnsentOutput {
+            let result = connection.outbound.withUnsafeBytes { bytes in
+                System.send(connection.fd, UnsafeRawBufferPointer(rebasing: bytes[connection.outboundSent...]))
+            }
+            switch result {
+            case .wrote(let count):
+                connection.outboundSent += count
+                connection.lastWriteProgress = now
+                if !connection.hasUnsentOutput {
+                    if connection.outbound.capacity > Connection.retainedOutboundCapacity {
+                        connection.outbound = []
+                    } else {
+                        connection.outbound.removeAll(keepingCapacity: true)
+                    }
+                    connection.outboundSent = 0
+                }
+            case .wouldBlock:
+                break
+            case .failed:
+                close(connection)
+                return
+            }
+        }
+        if !connection.hasUnsentOutput {
+            if connection.closesAfterFlush && !connection.isLingering {
+                beginLingeringClose(connection)
+                return
+            }
+            if connection.isIdle {
+                connection.idleSince = now
+            }
+        }
+        updateInterest(connection)
+        updateDeadline(connection)
+    }
+
+    /// Shuts the write side and discards input for a bounded time before closing, so unread
+    /// request bytes do not make the kernel reset the connection and destroy the last response.
+    private func beginLingeringClose(_ connection: Connection) {
+        if connection.isReadClosed {
+            close(connection)
+            return
+        }
+        System.shutdownWrite(connection.fd)
+        connection.isLingering = true
+        connection.lingerDeadline = now &+ lingeringCloseNanoseconds
+        connection.inbound = []
+        connection.inboundStart = 0
+        updateInterest(connection)
+        updateDeadline(connection)
+    }
+
+    func updateInterest(_ connection: Connection) {
+        guard !connection.isClosed else { return }
+        var wanted: UInt32 = 0
+        if connection.isLingering {
+            wanted = System.epollIn
+        } else {
+            let limits = configuration.limits
+            let wantsRead = !connection.isReadClosed
+                && !connection.stopsParsing
+                && connection.slots.count < max(1, limits.maxPipelinedRequestsPerConnection)
+                && connection.unsentOutputCount < limits.maxBufferedResponseBytes
+                && connection.inbound.count - connection.inboundStart < Self.maximumBufferedInputBytes(limits)
+            if wantsRead { wanted |= System.epollIn }
+            if connection.hasUnsentOutput { wanted |= System.epollOut }
+        }
+        if wanted != connection.registeredEvents {
+            connection.registeredEvents = wanted
+            System.epollModify(epollFD, fd: connection.fd, events: wanted, data: connection.id)
+        }
+    }
+
+    /// Unparsed input kept while the pipeline is full: one head plus one read. Bounds the memory
+    /// a client that pipelines faster than it is answered can make the server hold.
+    static func maximumBufferedInputBytes(_ limits: HTTPServerLimits) -> Int {
+        limits.maxHeaderBytes + readBufferBytes
+    }
+}

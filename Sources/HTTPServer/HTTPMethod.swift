@@ -1,0 +1,18 @@
+/// An HTTP request method, compared case-sensitively as RFC 9110 §9.1 requires.
+public struct HTTPMethod: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init(rawValue: String) {
+        self.rawValue = rawValue
+    }
+
+    public var description: String { rawValue }
+
+    public static let GET = HTTPMethod(rawValue: "GET")
+    public static let HEAD = HTTPMethod(rawValue: "HEAD")
+    public static let POST = HTTPMethod(rawValue: "POST")
+    public static let PUT = HTTPMethod(rawValue: "PUT")
+    public static let DELETE = HTTPMethod(rawValue: "DELETE")
+    public static let OPTIONS = HTTPMethod(rawValue: "OPTIONS")
+    public static let PATCH = HTTPMethod(rawValue: "PATCH")
+}

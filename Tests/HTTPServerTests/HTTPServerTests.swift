@@ -1,0 +1,377 @@
+import Foundation
+import Testing
+@testable import HTTPServer
+
+struct LimitCase: Sendable, CustomTestStringConvertible {
+    let name: String
+    let request: String
+    let status: Int
+    var testDescription: String { name }
+}
+
+/// The server driven through real loopback sockets by a raw POSIX client.
+@Suite struct HTTPServerTests {
+    @Test("Keep-alive: several requests share one connection; Date and Content-Length are set")
+    func keepAlive() async throws {
+        try await withServer { _, port in
+            try await onThread {
+                let client = try TestClient(port: port)
+                for _ in 0..<3 {
+                    client.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+                    let response = try #require(client.readResponse())
+                    #expect(response.status == 200)
+                    #expect(response.bodyText == "hello")
+                    #expect(response.header("Content-Length") == "5")
+                    #expect(response.header("Date")?.hasSuffix(" GMT") == true)
+                    #expect(response.header("Connection") == nil)
+                    #expect(response.header("X-Remote") == "127.0.0.1")
+                }
+            }
+        }
+    }
+
+    @Test("Pipelined requests are answered in order even when a later one finishes first")
+    func pipelining() async throws {
+        try await withServer { _, port in
+            try await onThread {
+                let client = try TestClient(port: port)
+                client.send(
+                    "GET /slow?300 HTTP/1.1\r\nHost: a\r\n\r\n"
+                        + "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nfirst"
+                        + "GET /slow?10 HTTP/1.1\r\nHost: a\r\n\r\n"
+                        + "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nlas\r\n1\r\nt\r\n0\r\n\r\n"
+                )
+                let bodies = (0..<4).map { _ in client.readResponse()?.bodyText }
+                #expect(bodies == ["slow 300", "first", "slow 10", "last"])
+            }
+        }
+    }
+
+    @Test("HEAD is served by the GET handler without a body but with its Content-Length")
+    func head() async throws {
+        try await withServer { _, port in
+            try await onThread {
+                let client = try TestClient(port: port)
+                client.send("HEAD /hello HTTP/1.1\r\nHost: a\r\n\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+                let head = try #require(client.readResponse(isHead: true))
+                #expect(head.status == 200)
+                #expect(head.header("Content-Length") == "5")
+                #expect(head.body.isEmpty)
+                let next = try #require(client.readResponse())
+                #expect(next.bodyText == "ok")
+            }
+        }
+    }
+
+    @Test("Unknown path answers 404; known path with another method answers 405 with Allow")
+    func notFoundAndMethodNotAllowed() async throws {
+        try await withServer { _, port in
+            try await onThread {
+                let client = try TestClient(port: port)
+                client.send("GET /nope HTTP/1.1\r\nHost: a\r\n\r\n")
+                #expect(client.readResponse()?.status == 404)
+                client.send("DELETE /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+                let response = try #require(client.readResponse())
+                #expect(response.status == 405)
+                #expect(response.header("Allow") == "GET, HEAD")
+            }
+        }
+    }
+
+    @Test("Handler headers that could split the response are dropped; server-owned headers are replaced")
+    func responseHeaderSanitizing() async throws {
+        try await withServer { _, port in
+            try await onThread {
+                let client = try TestClient(port: port)
+                client.send("GET /bad-header HTTP/1.1\r\nHost: a\r\n\r\n")
+                let response = try #require(client.readResponse())
+                #expect(response.header("Set-Cookie") == nil)
+                #expect(response.header("X-Injected") == nil)
+                #expect(response.header("Content-Length") == "4")
+                #expect(response.bodyText == "safe")
+            }
+        }
+    }
+
+    @Test("Connection: close and HTTP/1.0 without keep-alive close after the response (RFC 9112 §9.3)")
+    func connectionClose() async throws {
+        try await withServer { _, port in
+            try await onThread {
+                let client = try TestClient(port: port)
+                client.send("GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                let response = try #require(client.readResponse())
+                #expect(response.header("Connection") == "close")
+                #expect(client.isClosedByServer())
+
+                let old = try TestClient(port: port)
+                old.send("GET /healthz HTTP/1.0\r\n\r\n")
+                #expect(old.readResponse()?.status == 200)
+                #expect(old.isClosedByServer())
+
+                let kept = try TestClient(port: port)
+                kept.send("GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+                #expect(kept.readResponse()?.header("Connection") == "keep-alive")
+                kept.send("GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+                #expect(kept.readResponse()?.status == 200)
+            }
+        }
+    }
+
+    @Test("Expect: 100-continue gets 100 Continue before the body is sent (RFC 9110 §10.1.1)")
+    func expectContinue() async throws {
+        try await withServer { _, port in
+            try await onThread {
+                let client = try TestClient(port: port)
+                client.send("POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
+                let interim = try #require(client.readResponse())
+                #expect(interim.status == 100)
+                client.send("body")
+                let final = try #require(client.readResponse())
+                #expect(final.status == 200)
+                #expect(final.bodyText == "body")
+            }
+        }
+    }
+
+    static let limitCases: [LimitCase] = [
+        LimitCase(name: "request line over maxRequestLineBytes answers 414", request: "GET /" + String(repeating: "a", count: 200) + " HTTP/1.1\r\nHost: a\r\n\r\n", status: 414),
+        LimitCase(name: "head over maxHeaderBytes answers 431", request: "GET / HTTP/1.1\r\nHost: a\r\nX: " + String(repeating: "v", count: 600) + "\r\n\r\n", status: 431),
+        LimitCase(name: "more than maxHeaderCount fields answers 431", request: "GET / HTTP/1.1\r\nHost: a\r\n" + String(repeating: "X: 1\r\n", count: 10) + "\r\n", status: 431),
+        LimitCase(name: "body over maxBodyBytes answers 413", request: "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 200\r\n\r\n" + String(repeating: "b", count: 200), status: 413),
+        LimitCase(name: "chunked body over maxBodyBytes answers 413", request: "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n80\r\n" + String(repeating: "b", count: 128) + "\r\n0\r\n\r\n", status: 413),
+        LimitCase(name: "Content-Length with Transfer-Encoding answers 400", request: "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", status: 400),
+        LimitCase(name: "missing Host answers 400", request: "GET /healthz HTTP/1.1\r\n\r\n", status: 400),
+        LimitCase(name: "HTTP/2.0 request line answers 505", request: "GET /healthz HTTP/2.0\r\nHost: a\r\n\r\n", status: 505),
+        LimitCase(name: "unknown expectation answers 417", request: "POST /echo HTTP/1.1\r\nHost: a\r\nExpect: later\r\nContent-Length: 1\r\n\r\nx", status: 417),
+    ]
+
+    @Test("Each limit and framing error is answered with its status, then the connection closes", arguments: limitCases)
+    func limitAnswered(_ testCase: LimitCase) async throws {
+        try await withServer(configure: { configuration in
+            configuration.limits.maxRequestLineBytes = 100
+            configuration.limits.maxHeaderBytes = 512
+            configuration.limits.maxHeaderCount = 8
+            configuration.limits.maxBodyBytes = 100
+        }) { _, port in
+            try await onThread {
+                let client = try TestClient(port: port)
+                client.send(testCase.request)
+                let response = try #require(client.readResponse())
+                #expect(response.status == testCase.status)
+                #expect(response.header("Connection") == "close")
+                #expect(client.isClosedByServer())
+            }
+        }
+    }
+
+    @Test("A slowloris head that does not finish within headerRead is closed")
+    func slowlorisHeaderTimeout() async throws {
+        try await withServer(configure: { $0.timeouts.headerRead = .milliseconds(300) }) { _, port in
+            try await onThread {
+                let client = try TestClient(port: port)
+                let start = Date()
+                client.send("GET / HTTP/1.1\r\n")
+                Thread.sleep(forTimeInterval: 0.1)
+                client.send("Host: a\r\n")
+                Thread.sleep(forTimeInterval: 0.1)
+                client.send("X-Slow: 1\r\n")
+                #expect(client.isClosedByServer(within: 2))
+                #expect(Date().timeIntervalSince(start) < 1.5)
+            }
+        }
+    }
+
+    @Test("A body that does not finish within bodyRead is closed")
+    func slowBodyTimeout() async throws {
+        try await withServer(configure: { $0.timeouts.bodyRead = .milliseconds(300) }) { _, port in
+            try await onThread {
+                let client = try TestClient(port: port)
+                client.send("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc")
+                #expect(client.isClosedByServer(within: 2))
+            }
+        }
+    }
+
+    @Test("An idle keep-alive connection is closed after keepAliveIdle")
+    func keepAliveIdleTimeout() async throws {
+        try await withServer(configure: { $0.timeouts.keepAliveIdle = .milliseconds(300) }) { _, port in
+            try await onThread {
+                let client = try TestClient(port: port)
+                client.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+                #expect(client.readResponse()?.status == 200)
+                let start = Date()
+                #expect(client.isClosedByServer(within: 3))
+                #expect(Date().timeIntervalSince(start) > 0.2)
+            }
+        }
+    }
+
+    @Test("A client that stops reading is closed after the write timeout")
+    func writeTimeout() async throws {
+        try await withServer(configure: { $0.timeouts.write = .milliseconds(300) }) { _, port in
+            try await onThread {
+                let client = try TestClient(port: port, readTimeout: 2)
+                client.send("GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+                Thread.sleep(forTimeInterval: 1.0)
+                let received = client.drain()
+                #expect(received < 32 * 1024 * 1024)
+            }
+        }
+    }
+
+    @Test("Random bytes on many connections do not disturb the server")
+    func garbageInput() async throws {
+        try await withServer { _, port in
+            try await onThread {
+                var generator = SplitMix64(seed: 42)
+                for _ in 0..<30 {
+                    let client = try TestClient(port: port, readTimeout: 1)
+                    client.send((0..<Int(generator.next() % 2000)).map { _ in UInt8(truncatingIfNeeded: generator.next()) } + [13, 10, 13, 10])
+                    _ = client.readResponse()
+                }
+                let client = try TestClient(port: port)
+                client.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+                #expect(client.readResponse()?.bodyText == "ok")
+            }
+        }
+    }
+
+    @Test("Two hundred concurrent connections are all served")
+    func manyConnections() async throws {
+        try await withServer { _, port in
+            try await onThread {
+                let clients = try (0..<200).map { _ in try TestClient(port: port) }
+                for client in clients {
+                    client.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+                }
+                let served = clients.filter { $0.readResponse()?.bodyText == "ok" }.count
+                #expect(served == 200)
+            }
+        }
+    }
+
+    @Test("Over maxInFlightRequests the server answers 503 with Retry-After without calling the handler")
+    func inFlightOverload() async throws {
+        try await withServer(configure: { $0.limits.maxInFlightRequests = 1 }) { _, port in
+            try await onThread {
+                let busy = try TestClient(port: port)
+                busy.send("GET /slow?500 HTTP/1.1\r\nHost: a\r\n\r\n")
+                Thread.sleep(forTimeInterval: 0.15)
+                let rejected = try TestClient(port: port)
+                rejected.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+                let response = try #require(rejected.readResponse())
+                #expect(response.status == 503)
+                #expect(response.header("Retry-After") == "1")
+                #expect(response.header("Connection") == "close")
+                #expect(rejected.isClosedByServer())
+                #expect(busy.readResponse()?.bodyText == "slow 500")
+            }
+        }
+    }
+
+    @Test("Over maxConnections a new connection is answered 503 or closed at once")
+    func connectionLimit() async throws {
+        try await withServer(configure: { $0.limits.maxConnections = 2 }) { _, port in
+            try await onThread {
+                let first = try TestClient(port: port)
+                let second = try TestClient(port: port)
+                first.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+                second.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+                #expect(first.readResponse()?.status == 200)
+                #expect(second.readResponse()?.status == 200)
+                let third = try TestClient(port: port)
+                if let response = third.readResponse() {
+                    #expect(response.status == 503)
+                }
+                #expect(third.isClosedByServer())
+                first.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+                #expect(first.readResponse()?.status == 200)
+            }
+        }
+    }
+
+    @Test("Graceful shutdown finishes the in-flight request with Connection: close and refuses new connections")
+    func gracefulShutdown() async throws {
+        var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.timeouts.keepAliveIdle = .seconds(30)
+        let server = HTTPServer(configuration: configuration, responder: testRouter())
+        try server.start()
+        let port = server.localPort
+        let (idle, slow) = try await onThread {
+            let idle = try TestClient(port: port)
+            idle.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+            _ = idle.readResponse()
+            let slow = try TestClient(port: port)
+            slow.send("GET /slow?600 HTTP/1.1\r\nHost: a\r\n\r\n")
+            Thread.sleep(forTimeInterval: 0.1)
+            return (UncheckedBox(idle), UncheckedBox(slow))
+        }
+        async let stopped: Void = server.shutdown(deadline: .seconds(5))
+        try await Task.sleep(for: .milliseconds(100))
+        try await onThread {
+            #expect(idle.value.isClosedByServer(within: 1))
+            #expect(throws: TestClientError.self) { _ = try TestClient(port: port) }
+            let response = try #require(slow.value.readResponse())
+            #expect(response.status == 200)
+            #expect(response.bodyText == "slow 600")
+            #expect(response.header("Connection") == "close")
+            #expect(slow.value.isClosedByServer())
+        }
+        await stopped
+        await server.waitUntilStopped()
+        await server.shutdown(deadline: .seconds(1))
+    }
+
+    @Test("Shutdown force-closes requests that outlive the deadline")
+    func shutdownDeadline() async throws {
+        let server = HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), responder: testRouter())
+        try server.start()
+        let port = server.localPort
+        let slow = try await onThread {
+            let slow = try TestClient(port: port)
+            slow.send("GET /slow?5000 HTTP/1.1\r\nHost: a\r\n\r\n")
+            Thread.sleep(forTimeInterval: 0.1)
+            return UncheckedBox(slow)
+        }
+        let clock = ContinuousClock()
+        let elapsed = await clock.measure {
+            await server.shutdown(deadline: .milliseconds(300))
+        }
+        #expect(elapsed < .seconds(2))
+        try await onThread {
+            #expect(slow.value.isClosedByServer(within: 1))
+        }
+    }
+
+    @Test("Starting on a port already in use throws addressInUse")
+    func addressInUse() async throws {
+        try await withServer { _, port in
+            let second = HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: port), responder: testRouter())
+            #expect {
+                try second.start()
+            } throws: { error in
+                guard case HTTPServerError.addressInUse = error else { return false }
+                return true
+            }
+        }
+    }
+
+    @Test("Several event-loop threads share the port with SO_REUSEPORT")
+    func severalEventLoops() async throws {
+        try await withServer(configure: { $0.eventLoopThreads = 2 }) { _, port in
+            try await onThread {
+                let clients = try (0..<20).map { _ in try TestClient(port: port) }
+                for client in clients {
+                    client.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+                }
+                #expect(clients.filter { $0.readResponse()?.status == 200 }.count == 20)
+            }
+        }
+    }
+}
+
+/// Moves a test client between the test's threads; each is used by one thread at a time.
+struct UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
