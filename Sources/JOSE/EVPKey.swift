@@ -192,44 +192,27 @@ final class EVPKey: @unchecked Sendable {
 
     /// Imports an RSA public key from its modulus and exponent (big-endian, unsigned).
     static func fromRSAPublic(n: [UInt8], e: [UInt8]) throws -> EVPKey {
-        guard let modulus = BN_bin2bn(n, Int32(n.count), nil) else { throw OpenSSLError.capture("BN_bin2bn") }
-        defer { BN_free(modulus) }
-        guard let exponent = BN_bin2bn(e, Int32(e.count), nil) else { throw OpenSSLError.capture("BN_bin2bn") }
-        defer { BN_free(exponent) }
-        // The builder keeps pointers to the BIGNUMs and reads them in OSSL_PARAM_BLD_to_param, which
-        // `fromPublicParameters` calls before returning, so both stay alive until then.
-        return try fromPublicParameters(type: "RSA") { builder in
-            guard OSSL_PARAM_BLD_push_BN(builder, "n", modulus) == 1,
-                  OSSL_PARAM_BLD_push_BN(builder, "e", exponent) == 1 else {
-                throw OpenSSLError.capture("OSSL_PARAM_BLD_push_BN")
-            }
-        }
+        let builder = try ParameterBuilder()
+        try builder.pushBigNumber("n", bigEndian: n)
+        try builder.pushBigNumber("e", bigEndian: e)
+        return try fromPublicParameters(type: "RSA", builder: builder)
     }
 
     /// Imports a P-256 public key from its affine coordinates (32 bytes each, big-endian).
     static func fromP256Public(x: [UInt8], y: [UInt8]) throws -> EVPKey {
-        // SEC 1 §2.3.3 uncompressed point: 0x04 || X || Y. The builder copies the octets and the
-        // (literal, static) group name when it builds the parameters.
-        let point = [0x04] + x + y
-        return try point.withUnsafeBytes { pointBytes in
-            try fromPublicParameters(type: "EC") { builder in
-                guard OSSL_PARAM_BLD_push_utf8_string(builder, "group", "P-256", 0) == 1,
-                      OSSL_PARAM_BLD_push_octet_string(builder, "pub", pointBytes.baseAddress, pointBytes.count) == 1 else {
-                    throw OpenSSLError.capture("OSSL_PARAM_BLD_push")
-                }
-            }
-        }
+        let builder = try ParameterBuilder()
+        try builder.pushUTF8("group", "P-256")
+        // SEC 1 §2.3.3 uncompressed point: 0x04 || X || Y.
+        try builder.pushOctets("pub", [0x04] + x + y)
+        return try fromPublicParameters(type: "EC", builder: builder)
     }
 
     /// `EVP_PKEY_PUBLIC_KEY`, which Swift cannot import because it is a macro built from other macros.
     private static let publicKeySelection = Int32(OSSL_KEYMGMT_SELECT_DOMAIN_PARAMETERS)
         | Int32(OSSL_KEYMGMT_SELECT_OTHER_PARAMETERS) | Int32(OSSL_KEYMGMT_SELECT_PUBLIC_KEY)
 
-    private static func fromPublicParameters(type: String, push: (OpaquePointer) throws -> Void) throws -> EVPKey {
-        guard let builder = OSSL_PARAM_BLD_new() else { throw OpenSSLError.capture("OSSL_PARAM_BLD_new") }
-        defer { OSSL_PARAM_BLD_free(builder) }
-        try push(builder)
-        guard let params = OSSL_PARAM_BLD_to_param(builder) else { throw OpenSSLError.capture("OSSL_PARAM_BLD_to_param") }
+    private static func fromPublicParameters(type: String, builder: ParameterBuilder) throws -> EVPKey {
+        let params = try builder.build()
         defer { OSSL_PARAM_free(params) }
         guard let context = EVP_PKEY_CTX_new_from_name(nil, type, nil) else {
             throw OpenSSLError.capture("EVP_PKEY_CTX_new_from_name")
