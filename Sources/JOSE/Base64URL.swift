@@ -11,31 +11,36 @@ public enum Base64URL {
 
     /// Encodes bytes as base64url with no `=` padding.
     public static func encode(_ bytes: [UInt8]) -> String {
-        var out = [UInt8]()
-        out.reserveCapacity((bytes.count * 4 + 2) / 3)
-        var index = 0
-        while index + 3 <= bytes.count {
-            let chunk = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
-            out.append(alphabet[Int(chunk >> 18 & 63)])
-            out.append(alphabet[Int(chunk >> 12 & 63)])
-            out.append(alphabet[Int(chunk >> 6 & 63)])
-            out.append(alphabet[Int(chunk & 63)])
-            index += 3
+        let outputLength = (bytes.count * 4 + 2) / 3
+        return bytes.withUnsafeBufferPointer { input in
+            alphabet.withUnsafeBufferPointer { alphabet in
+                String(unsafeUninitializedCapacity: outputLength) { out in
+                    var index = 0, written = 0
+                    while index + 3 <= input.count {
+                        let chunk = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
+                        out[written] = alphabet[Int(chunk >> 18 & 63)]
+                        out[written + 1] = alphabet[Int(chunk >> 12 & 63)]
+                        out[written + 2] = alphabet[Int(chunk >> 6 & 63)]
+                        out[written + 3] = alphabet[Int(chunk & 63)]
+                        index += 3
+                        written += 4
+                    }
+                    let remaining = input.count - index
+                    if remaining > 0 {
+                        var chunk = UInt32(input[index]) << 16
+                        if remaining == 2 { chunk |= UInt32(input[index + 1]) << 8 }
+                        out[written] = alphabet[Int(chunk >> 18 & 63)]
+                        out[written + 1] = alphabet[Int(chunk >> 12 & 63)]
+                        written += 2
+                        if remaining == 2 {
+                            out[written] = alphabet[Int(chunk >> 6 & 63)]
+                            written += 1
+                        }
+                    }
+                    return written
+                }
+            }
         }
-        switch bytes.count - index {
-        case 1:
-            let chunk = UInt32(bytes[index]) << 16
-            out.append(alphabet[Int(chunk >> 18 & 63)])
-            out.append(alphabet[Int(chunk >> 12 & 63)])
-        case 2:
-            let chunk = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8
-            out.append(alphabet[Int(chunk >> 18 & 63)])
-            out.append(alphabet[Int(chunk >> 12 & 63)])
-            out.append(alphabet[Int(chunk >> 6 & 63)])
-        default:
-            break
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Encodes the UTF-8 bytes of a string as base64url with no padding.
@@ -57,9 +62,15 @@ public enum Base64URL {
     static func decode(utf8 input: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         let remainder = input.count % 4
         if remainder == 1 { return nil }
+        return decodeTable.withUnsafeBufferPointer { table in
+            decode(utf8: input, table: table)
+        }
+    }
+
+    private static func decode(utf8 input: UnsafeBufferPointer<UInt8>, table: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        let remainder = input.count % 4
         var out = [UInt8]()
         out.reserveCapacity(input.count / 4 * 3 + 2)
-        let table = decodeTable
         var index = 0
         let fullEnd = input.count - remainder
         while index < fullEnd {

@@ -167,7 +167,7 @@ final class EVPKey: @unchecked Sendable {
     /// Decodes a DER PKCS#8 `PrivateKeyInfo` (RFC 5208) and checks that its parts belong together.
     static func fromPKCS8(_ der: [UInt8]) throws -> EVPKey {
         let pkey: OpaquePointer = try der.withUnsafeBufferPointer { buffer in
-            guard let base = buffer.baseAddress, buffer.count <= Int(Int.max) else {
+            guard let base = buffer.baseAddress else {
                 throw KeyError.invalidEncoding("empty PKCS#8")
             }
             var cursor: UnsafePointer<UInt8>? = base

@@ -70,7 +70,7 @@ public final class VerificationKey: Sendable {
     /// specified in the "crv" parameter", 32 octets for P-256; the value must also be below the field prime.
     private static func coordinate(_ member: String?, member name: String) throws -> [UInt8] {
         guard let member, let bytes = Base64URL.decode(member), bytes.count == ECDSASignature.scalarLength,
-              ECDSASignature.isLess(bytes[...], than: ECDSASignature.p256Prime) else {
+              bytes.withUnsafeBufferPointer({ ECDSASignature.isLess($0, than: ECDSASignature.p256Prime) }) else {
             throw KeyError.invalidMember(name)
         }
         return bytes
