@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import JOSE
 
 /// The key-encryption key: 32 random bytes that seal every private signing key at rest
@@ -59,14 +62,14 @@ public struct KeyEncryptionKey: Sendable {
         let bytes = SecureRandom.bytes(32)
         let text = Base64URL.encode(bytes) + "\n"
         // O_EXCL: two processes creating the key at once cannot both win and disagree.
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         guard fd >= 0 else {
             if errno == EEXIST { return (try load(path: path), false) }
             throw .unwritable("cannot create \(path): \(String(cString: strerror(errno)))")
         }
         let written = text.utf8CString.withUnsafeBufferPointer { buffer in write(fd, buffer.baseAddress, buffer.count - 1) }
         let synced = fsync(fd) == 0
-        close(fd)
+        Glibc.close(fd)
         guard written == text.utf8.count, synced else { throw .unwritable("cannot write \(path)") }
         return (try KeyEncryptionKey(bytes: bytes), true)
     }
