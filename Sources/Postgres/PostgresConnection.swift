@@ -1,0 +1,441 @@
+internal import CLibPQ
+import Foundation
+
+/// One libpq connection (`PGconn`), used by one thread at a time.
+///
+/// Every call blocks the calling thread until the server answers, so connections live on
+/// threads owned by `PostgresPool` or `PostgresListener`, never on Swift's cooperative pool.
+/// The `PGconn` is owned by this object and closed (`PQfinish`) in `deinit`.
+public final class PostgresConnection {
+    private let handle: OpaquePointer
+    /// Set when a call found the session unusable; the pool then replaces the connection.
+    private var isBroken = false
+
+    private init(handle: OpaquePointer) {
+        self.handle = handle
+        // libpq prints notices (and an asynchronous FATAL at server shutdown) to stderr by
+        // default; the server log has them, so the client stays quiet.
+        PQsetNoticeProcessor(handle, { _, _ in }, nil)
+    }
+
+    deinit {
+        PQfinish(handle)
+    }
+
+    /// Opens a connection, waiting at most `configuration.connectTimeoutSeconds`.
+    ///
+    /// - Throws: `PostgresError` of kind `.connection` with libpq's message.
+    public static func connect(_ configuration: PostgresConfiguration) throws -> PostgresConnection {
+        let parameters = configuration.connectionParameters
+        for (keyword, value) in parameters where value.utf8.contains(0) {
+            throw PostgresError(kind: .connection, message: "connection parameter \(keyword) contains a NUL byte")
+        }
+        let pointer = try CStringArray.with(parameters.map(\.0)) { keywords in
+            try CStringArray.with(parameters.map(\.1)) { values in
+                PQconnectdbParams(keywords, values, 1)
+            }
+        }
+        guard let pointer else {
+            throw PostgresError(kind: .connection, message: "libpq could not allocate a connection")
+        }
+        guard PQstatus(pointer) == CONNECTION_OK else {
+            let message = Self.errorMessage(of: pointer)
+            PQfinish(pointer)
+            throw PostgresError(kind: .connection, message: message)
+        }
+        return PostgresConnection(handle: pointer)
+    }
+
+    /// Whether the session can still be used: libpq reports it open and no call found it broken.
+    public var isHealthy: Bool {
+        !isBroken && PQstatus(handle) == CONNECTION_OK
+    }
+
+    /// The server's process ID for this session (`pg_backend_pid()`).
+    public var backendProcessID: Int32 {
+        PQbackendPID(handle)
+    }
+
+    /// The server version as an integer, for example 150004 for 15.4.
+    public var serverVersion: Int {
+        Int(PQserverVersion(handle))
+    }
+
+    /// Runs one statement with its parameters (`PQexecParams`) and copies the result out.
+    ///
+    /// - Throws: `PostgresError`: `.server` with the SQLSTATE when the server refused it,
+    ///   `.connection` when the session broke.
+    @discardableResult
+    public func query(_ query: PostgresQuery) throws -> PostgresRows {
+        try ensureUsable()
+        // The protocol counts parameters in 16 bits.
+        guard query.binds.count <= Int(UInt16.max) else {
+            throw PostgresError(kind: .protocolViolation, message: "a statement can have at most 65535 parameters, not \(query.binds.count)")
+        }
+        guard !query.sql.utf8.contains(0) else {
+            throw PostgresError(kind: .protocolViolation, message: "the SQL text contains a NUL byte")
+        }
+        var buffer: [UInt8] = []
+        var offsets: [Int?] = []
+        var lengths: [Int32] = []
+        var formats: [Int32] = []
+        var types: [UInt32] = []
+        for (index, bind) in query.binds.enumerated() {
+            types.append(bind.dataType.rawValue)
+            formats.append(bind.format.rawValue)
+            guard let bytes = bind.bytes else {
+                offsets.append(nil)
+                lengths.append(0)
+                continue
+            }
+            guard let length = Int32(exactly: bytes.count) else {
+                throw PostgresError(kind: .protocolViolation, message: "parameter $\(index + 1) is larger than 2 GiB")
+            }
+            if bind.format == .text && bytes.contains(0) {
+                throw PostgresError(
+                    kind: .protocolViolation,
+                    message: "parameter $\(index + 1) is text containing a NUL byte, which PostgreSQL text cannot hold")
+            }
+            offsets.append(buffer.count)
+            buffer += bytes
+            // Text-format values are read by libpq as NUL-terminated strings.
+            if bind.format == .text { buffer.append(0) }
+            lengths.append(length)
+        }
+        // Never empty, so the base address below exists even when every value is empty.
+        buffer.append(0)
+        let count = Int32(query.binds.count)
+        let result: OpaquePointer? = buffer.withUnsafeBufferPointer { raw in
+            guard let base = raw.baseAddress else { return nil }
+            let characters = UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self)
+            let values: [UnsafePointer<CChar>?] = offsets.map { offset in offset.map { characters + $0 } }
+            return values.withUnsafeBufferPointer { values in
+                lengths.withUnsafeBufferPointer { lengths in
+                    formats.withUnsafeBufferPointer { formats in
+                        types.withUnsafeBufferPointer { types in
+                            PQexecParams(
+                                handle, query.sql, count, types.baseAddress, values.baseAddress,
+                                lengths.baseAddress, formats.baseAddress, query.resultFormat.rawValue)
+                        }
+                    }
+                }
+            }
+        }
+        return try consume(result)
+    }
+
+    /// Runs SQL text that may hold several statements (`PQexec`), as migrations do. Takes no
+    /// parameters: never put values in `unsafeSQL`.
+    public func executeScript(unsafeSQL sql: String) throws {
+        try ensureUsable()
+        guard !sql.utf8.contains(0) else {
+            throw PostgresError(kind: .protocolViolation, message: "the SQL text contains a NUL byte")
+        }
+        _ = try consume(PQexec(handle, sql))
+    }
+
+    /// Runs `body` between `BEGIN ISOLATION LEVEL …` and `COMMIT`, rolling back if it throws.
+    /// No retries (see `PostgresPool.transaction` for those).
+    ///
+    /// A COMMIT the server turns into a rollback (because a statement inside failed and the
+    /// error was swallowed) throws rather than reporting success.
+    public func transaction<T>(
+        isolation: PostgresIsolation = .readCommitted, _ body: (PostgresConnection) throws -> T
+    ) throws -> T {
+        guard transactionStatus == .idle else {
+            throw PostgresError(kind: .protocolViolation, message: "a transaction is already open on this connection")
+        }
+        try query(PostgresQuery(unsafeSQL: isolation.beginSQL))
+        let value: T
+        do {
+            value = try body(self)
+        } catch {
+            rollbackQuietly()
+            throw error
+        }
+        switch transactionStatus {
+        case .inTransaction:
+            break
+        case .inError:
+            rollbackQuietly()
+            throw PostgresError(
+                kind: .server,
+                message: "a statement in the transaction failed and its error was not propagated; the transaction was rolled back")
+        default:
+            throw PostgresError(
+                kind: .protocolViolation, message: "the transaction body ended the transaction itself; nothing was committed by the caller")
+        }
+        let commit = try query("COMMIT")
+        guard commit.commandTag == "COMMIT" else {
+            throw PostgresError(kind: .server, message: "COMMIT answered \"\(commit.commandTag)\": the transaction was rolled back")
+        }
+        return value
+    }
+
+    // MARK: - Internal
+
+    enum TransactionStatus {
+        case idle, active, inTransaction, inError, unknown
+    }
+
+    var transactionStatus: TransactionStatus {
+        switch PQtransactionStatus(handle) {
+        case PQTRANS_IDLE: return .idle
+        case PQTRANS_ACTIVE: return .active
+        case PQTRANS_INTRANS: return .inTransaction
+        case PQTRANS_INERROR: return .inError
+        default: return .unknown
+        }
+    }
+
+    func rollbackQuietly() {
+        guard isHealthy, transactionStatus == .inTransaction || transactionStatus == .inError else { return }
+        do {
+            try executeScript(unsafeSQL: "ROLLBACK")
+        } catch {
+            isBroken = true
+        }
+    }
+
+    /// Reads whatever the server sent while the connection sat idle, without blocking, and
+    /// reports whether the session survived. A server restart closes idle sessions; this
+    /// notices it before a query is sent, so the pool can reconnect first.
+    func checkAlive() -> Bool {
+        guard isHealthy else { return false }
+        let socket = PQsocket(handle)
+        guard socket >= 0 else {
+            isBroken = true
+            return false
+        }
+        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&descriptor, 1, 0)
+        if ready > 0 {
+            if PQconsumeInput(handle) == 0 {
+                isBroken = true
+                return false
+            }
+            discardNotifications()
+        }
+        return isHealthy
+    }
+
+    /// Quotes `identifier` for use as an SQL identifier (`PQescapeIdentifier`).
+    func escapeIdentifier(_ identifier: String) throws -> String {
+        guard !identifier.utf8.contains(0) else {
+            throw PostgresError(kind: .protocolViolation, message: "an identifier cannot contain a NUL byte")
+        }
+        guard let escaped = PQescapeIdentifier(handle, identifier, identifier.utf8.count) else {
+            throw PostgresError(kind: .protocolViolation, message: Self.errorMessage(of: handle))
+        }
+        let quoted = String(cString: escaped)
+        PQfreemem(escaped)
+        return quoted
+    }
+
+    /// Waits for notifications until `shouldStop` returns true or the connection breaks,
+    /// passing each to `deliver`. Polls in slices of `pollMilliseconds` so a stop request is
+    /// noticed promptly, and runs `SELECT 1` after `keepaliveSeconds` of silence so a dead
+    /// peer is noticed even when no FIN arrives.
+    func pumpNotifications(
+        pollMilliseconds: Int32, keepaliveSeconds: Double, shouldStop: () -> Bool,
+        deliver: (_ channel: String, _ payload: String) -> Void
+    ) {
+        var lastActivity = Date()
+        while !shouldStop() {
+            let socket = PQsocket(handle)
+            guard socket >= 0, isHealthy else { break }
+            var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&descriptor, 1, pollMilliseconds)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                isBroken = true
+                break
+            }
+            if ready > 0 {
+                if PQconsumeInput(handle) == 0 {
+                    isBroken = true
+                    break
+                }
+                lastActivity = Date()
+            }
+            drainNotifications(deliver)
+            if Date().timeIntervalSince(lastActivity) > keepaliveSeconds {
+                do {
+                    try query("SELECT 1")
+                } catch {
+                    isBroken = true
+                    break
+                }
+                lastActivity = Date()
+                drainNotifications(deliver)
+            }
+        }
+    }
+
+    // MARK: - Private
+
+    private func drainNotifications(_ deliver: (String, String) -> Void) {
+        while let notification = PQnotifies(handle) {
+            let channel = String(cString: notification.pointee.relname)
+            let payload = String(cString: notification.pointee.extra)
+            PQfreemem(notification)
+            deliver(channel, payload)
+        }
+    }
+
+    private func discardNotifications() {
+        while let notification = PQnotifies(handle) {
+            PQfreemem(notification)
+        }
+    }
+
+    private func ensureUsable() throws {
+        guard isHealthy else {
+            isBroken = true
+            throw PostgresError(kind: .connection, message: "the connection is closed or broken")
+        }
+    }
+
+    /// Turns a `PGresult` into rows or an error, freeing it either way.
+    private func consume(_ pointer: OpaquePointer?) throws -> PostgresRows {
+        guard let pointer else {
+            // libpq returns no result only when it could not allocate one or send the query.
+            let message = Self.errorMessage(of: handle)
+            isBroken = true
+            throw PostgresError(kind: .connection, message: message.isEmpty ? "no result from libpq" : message)
+        }
+        let result = ResultHandle(pointer)
+        switch PQresultStatus(pointer) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
+            return result.copyRows()
+        case PGRES_EMPTY_QUERY:
+            return PostgresRows(storage: .empty, affectedRows: 0, commandTag: "")
+        case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR, PGRES_BAD_RESPONSE:
+            throw makeError(result)
+        case PGRES_COPY_IN, PGRES_COPY_OUT, PGRES_COPY_BOTH:
+            // The session is now in COPY mode, which this client does not speak.
+            isBroken = true
+            throw PostgresError(kind: .protocolViolation, message: "COPY is not supported by this client")
+        default:
+            isBroken = true
+            throw PostgresError(kind: .protocolViolation, message: "unexpected result status \(PQresultStatus(pointer).rawValue)")
+        }
+    }
+
+    private func makeError(_ result: ResultHandle) -> PostgresError {
+        let sqlState = result.errorField("C").map(SQLState.init(rawValue:))
+        let connectionLost = PQstatus(handle) != CONNECTION_OK
+        var message = result.errorField("M") ?? result.errorMessage
+        if message.isEmpty { message = Self.errorMessage(of: handle) }
+        let error = PostgresError(
+            kind: sqlState == nil && connectionLost ? .connection : .server,
+            sqlState: sqlState,
+            message: message,
+            detail: result.errorField("D"),
+            hint: result.errorField("H"),
+            constraint: result.errorField("n"))
+        if connectionLost || error.isConnectionFailure {
+            isBroken = true
+        }
+        return error
+    }
+
+    private static func errorMessage(of handle: OpaquePointer) -> String {
+        guard let message = PQerrorMessage(handle) else { return "" }
+        return String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// Owns one `PGresult` and frees it (`PQclear`) in `deinit`.
+private final class ResultHandle {
+    let pointer: OpaquePointer
+
+    init(_ pointer: OpaquePointer) {
+        self.pointer = pointer
+    }
+
+    deinit {
+        PQclear(pointer)
+    }
+
+    var errorMessage: String {
+        guard let message = PQresultErrorMessage(pointer) else { return "" }
+        return String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func errorField(_ code: Unicode.Scalar) -> String? {
+        guard let value = PQresultErrorField(pointer, Int32(code.value)) else { return nil }
+        return String(cString: value)
+    }
+
+    /// Copies every value out, so nothing points into the `PGresult` after it is cleared.
+    func copyRows() -> PostgresRows {
+        let rowCount = Int(PQntuples(pointer))
+        let columnCount = Int(PQnfields(pointer))
+        var columns: [String] = []
+        var types: [PostgresDataType] = []
+        var formats: [PostgresFormat] = []
+        for column in 0..<columnCount {
+            let index = Int32(column)
+            columns.append(PQfname(pointer, index).map { String(cString: $0) } ?? "")
+            types.append(PostgresDataType(rawValue: PQftype(pointer, index)))
+            formats.append(PQfformat(pointer, index) == 1 ? .binary : .text)
+        }
+        var values: [[UInt8]?] = []
+        values.reserveCapacity(rowCount * columnCount)
+        for row in 0..<Int32(rowCount) {
+            for column in 0..<Int32(columnCount) {
+                if PQgetisnull(pointer, row, column) == 1 {
+                    values.append(nil)
+                    continue
+                }
+                let length = Int(PQgetlength(pointer, row, column))
+                guard let start = PQgetvalue(pointer, row, column), length > 0 else {
+                    values.append([])
+                    continue
+                }
+                values.append(Array(UnsafeRawBufferPointer(start: start, count: length)))
+            }
+        }
+        let storage = PostgresResultStorage(
+            columns: columns, types: types, formats: formats, rowCount: rowCount, values: values)
+        let tag = PQcmdStatus(pointer).map { String(cString: $0) } ?? ""
+        let affected = PQcmdTuples(pointer).flatMap { Int(String(cString: $0)) } ?? 0
+        return PostgresRows(storage: storage, affectedRows: affected, commandTag: tag)
+    }
+}
+
+/// A NUL-terminated array of C strings that lives only for the duration of `body`.
+enum CStringArray {
+    static func with<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) throws -> R) throws -> R {
+        var owned: [UnsafeMutablePointer<CChar>] = []
+        defer { owned.forEach { free($0) } }
+        for string in strings {
+            guard let copy = strdup(string) else {
+                throw PostgresError(kind: .connection, message: "out of memory copying connection parameters")
+            }
+            owned.append(copy)
+        }
+        var pointers: [UnsafePointer<CChar>?] = owned.map { UnsafePointer($0) }
+        pointers.append(nil)
+        return try pointers.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else {
+                throw PostgresError(kind: .connection, message: "empty connection parameter array")
+            }
+            return try body(base)
+        }
+    }
+}
+
+/// Transaction isolation levels (PostgreSQL docs, "Transaction Isolation").
+public enum PostgresIsolation: Sendable, Hashable {
+    case readCommitted, repeatableRead, serializable
+
+    var beginSQL: String {
+        switch self {
+        case .readCommitted: return "BEGIN ISOLATION LEVEL READ COMMITTED"
+        case .repeatableRead: return "BEGIN ISOLATION LEVEL REPEATABLE READ"
+        case .serializable: return "BEGIN ISOLATION LEVEL SERIALIZABLE"
+        }
+    }
+}
