@@ -1,6 +1,7 @@
 import ArgumentParser
 import AuthServer
 import Foundation
+import OAuth
 import HTTPServer
 import Postgres
 
