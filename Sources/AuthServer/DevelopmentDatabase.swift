@@ -122,21 +122,47 @@ public struct DevelopmentDatabase: Sendable {
             process.arguments = arguments
         }
         process.currentDirectoryURL = URL(fileURLWithPath: "/")
-        let output = Pipe()
+        // Output goes to a file, not a pipe: a server started by pg_ctl could inherit a
+        // pipe's write end and keep it open, and reading to its end would never finish.
+        let outputPath = NSTemporaryDirectory() + "tessera-dev-\(UUID().uuidString).log"
+        guard FileManager.default.createFile(atPath: outputPath, contents: nil),
+              let output = FileHandle(forWritingAtPath: outputPath) else {
+            throw DevelopmentDatabaseError("cannot create a temporary file in \(NSTemporaryDirectory())")
+        }
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
         process.standardOutput = output
         process.standardError = output
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
+        let status = Self.waitForExit(process)
+        try? output.close()
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        guard status == 0 else {
             throw DevelopmentDatabaseError("\((executable as NSString).lastPathComponent) \(arguments.first ?? "") failed: \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         return text
     }
 
     static var isRoot: Bool { geteuid() == 0 }
+
+    /// The exit status of `process`. Foundation learns of a child's exit through a
+    /// descriptor the child inherits; a server that `pg_ctl start` leaves running inherits
+    /// it too, so Foundation would wait for as long as PostgreSQL runs. Reaping the child
+    /// with waitpid(2) does not depend on that descriptor.
+    static func waitForExit(_ process: Process) -> Int32 {
+        var status: Int32 = 0
+        while true {
+            let result = waitpid(process.processIdentifier, &status, 0)
+            if result == process.processIdentifier {
+                // WIFEXITED / WEXITSTATUS, which Swift does not import as functions.
+                return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            }
+            if result == -1 && errno == EINTR { continue }
+            // Foundation reaped it first.
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+    }
 
     /// PostgreSQL's server binaries: `$PGBIN`, else the newest /usr/lib/postgresql/N/bin.
     static func serverBinaries() throws -> String {

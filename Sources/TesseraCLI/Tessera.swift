@@ -53,8 +53,12 @@ func fail(_ message: String, code: Int32 = 1) -> Never {
 }
 
 func loadConfiguration(_ options: ServerOptions) -> Configuration {
+    loadConfiguration(options.overrides)
+}
+
+func loadConfiguration(_ overrides: Configuration.Overrides) -> Configuration {
     do {
-        return try Configuration.load(environment: ProcessInfo.processInfo.environment, overrides: options.overrides)
+        return try Configuration.load(environment: ProcessInfo.processInfo.environment, overrides: overrides)
     } catch {
         fail(error.description, code: 2)
     }
@@ -140,10 +144,7 @@ struct Migrate: AsyncParsableCommand {
     var logLevel: String?
 
     func run() async throws {
-        var options = ServerOptions()
-        options.databaseURL = databaseURL
-        options.logLevel = logLevel
-        let configuration = loadConfiguration(options)
+        let configuration = loadConfiguration(Configuration.Overrides(databaseURL: databaseURL, logLevel: logLevel))
         let logger = Logger(level: configuration.logLevel)
         let pool = PostgresPool(configuration: databaseConfiguration(configuration), size: 1)
         await applyMigrations(directory: migrationsDirectory(migrationsDirectoryPath), pool: pool, logger: logger)
@@ -172,7 +173,10 @@ struct Dev: AsyncParsableCommand {
     func run() async throws {
         var configuration = loadConfiguration(options)
         let logger = Logger(level: configuration.logLevel)
-        let say: @Sendable (String) -> Void = { print("tessera dev: " + $0) }
+        let say: @Sendable (String) -> Void = { line in
+            print("tessera dev: " + line)
+            fflush(nil)  // progress must show at once, even when standard output is a pipe
+        }
         let cluster = DevelopmentDatabase(stateDirectory: dataDirectory, say: say)
         let session: DevelopmentDatabase.Session
         do {
