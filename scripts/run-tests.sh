@@ -12,8 +12,12 @@ export TESSERA_TEST_PYTHON="$here/.build/venv/bin/python"
 # own so that the CPU-heavy suites (key generation, Argon2) cannot starve it.
 echo "== Swift test suites: HTTP server over loopback sockets"
 swift test --skip-build --filter HTTPServerTests ${SWIFT_TEST_FLAGS:-} || status=1
+# The restart suite stops and starts the shared test cluster: it runs on its own so
+# that no other suite sees the server go away under it.
+echo "== Swift test suites: PostgreSQL restarts"
+swift test --skip-build --filter PostgresRestartTests ${SWIFT_TEST_FLAGS:-} || status=1
 echo "== Swift test suites: everything else"
-swift test --skip-build --skip HTTPServerTests ${SWIFT_TEST_FLAGS:-} || status=1
+swift test --skip-build --skip HTTPServerTests --skip PostgresRestartTests ${SWIFT_TEST_FLAGS:-} || status=1
 
 echo "== End-to-end tests (pytest against the built binary)"
 TESSERA_BIN="$(swift build --show-bin-path)/tessera" \

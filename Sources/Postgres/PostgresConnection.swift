@@ -207,9 +207,16 @@ public final class PostgresConnection {
             isBroken = true
             return false
         }
-        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
-        let ready = poll(&descriptor, 1, 0)
-        if ready > 0 {
+        // The server's goodbye (a FATAL message) and its end-of-stream may arrive
+        // together: one PQconsumeInput reads the message and reports success, so keep
+        // reading while the socket is readable, and treat a hang-up as fatal.
+        for _ in 0..<8 {
+            var descriptor = pollfd(fd: socket, events: Int16(POLLIN) | Self.peerClosedEvent, revents: 0)
+            guard poll(&descriptor, 1, 0) > 0 else { break }
+            if descriptor.revents & (Int16(POLLHUP) | Int16(POLLERR) | Self.peerClosedEvent) != 0 {
+                isBroken = true
+                return false
+            }
             if PQconsumeInput(handle) == 0 {
                 isBroken = true
                 return false
@@ -218,6 +225,13 @@ public final class PostgresConnection {
         }
         return isHealthy
     }
+
+    #if os(Linux)
+    /// POLLRDHUP: the peer shut down its side of the connection.
+    private static let peerClosedEvent: Int16 = 0x2000  // POLLRDHUP, hidden by Glibc behind _GNU_SOURCE
+    #else
+    private static let peerClosedEvent: Int16 = 0
+    #endif
 
     /// Quotes `identifier` for use as an SQL identifier (`PQescapeIdentifier`).
     func escapeIdentifier(_ identifier: String) throws -> String {

@@ -50,5 +50,11 @@ public struct PostgresQuery: Sendable, ExpressibleByStringInterpolation, CustomS
             binds.append(value.postgresBind)
             sql += "$\(binds.count)"
         }
+
+        /// Appends `$n` and binds the value, or NULL, as parameter n.
+        public mutating func appendInterpolation<Value: PostgresEncodable>(_ value: Value?) {
+            binds.append(value.postgresBind)
+            sql += "$\(binds.count)"
+        }
     }
 }

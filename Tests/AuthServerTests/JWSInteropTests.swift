@@ -43,18 +43,12 @@ struct JWSInteropTests {
         defer { try? FileManager.default.removeItem(atPath: file) }
 
         let python = ProcessInfo.processInfo.environment["TESSERA_TEST_PYTHON"] ?? "python3"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [Self.repository.appendingPathComponent("Tests/EndToEnd/tools/verify_jws.py").path,
-                             "http://127.0.0.1:\(server.localPort)/.well-known/jwks.json", file]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        // Read on another thread while the server keeps answering on this one.
-        let text = await Task.detached { String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }.value
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(text)")
+        let result = try await ChildProcess.run(python, [
+            Self.repository.appendingPathComponent("Tests/EndToEnd/tools/verify_jws.py").path,
+            "http://127.0.0.1:\(server.localPort)/.well-known/jwks.json", file,
+        ])
+        let text = result.output
+        #expect(result.status == 0, "\(text)")
         #expect(text.components(separatedBy: "ok  ").count - 1 == 4)
         await server.shutdown()
         await database.drop()
