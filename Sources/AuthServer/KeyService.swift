@@ -56,7 +56,7 @@ public final class KeyService: Sendable {
         let periodic = Task { [weak self] in
             while !Task.isCancelled {
                 guard let interval = self?.maintenanceInterval else { return }
-                try? await Task.sleep(for: interval)
+                do { try await Task.sleep(for: interval) } catch { return }
                 await self?.maintainAndReload()
             }
         }
@@ -78,11 +78,19 @@ public final class KeyService: Sendable {
         tasks.withLock { $0 += started }
     }
 
-    public func stop() {
+    /// Stops the listener and the maintenance loop and waits for both, so that no key
+    /// work (and no OpenSSL or libpq call) is still running when the process exits.
+    public func stop() async {
         listener?.stop()
-        tasks.withLock { tasks in
-            tasks.forEach { $0.cancel() }
-            tasks.removeAll()
+        let running = tasks.withLock { tasks in
+            defer { tasks.removeAll() }
+            return tasks
+        }
+        running.forEach { $0.cancel() }
+        // The listener's consumer ends when its thread has closed the connection and
+        // finished the event stream; the periodic task ends after its current round.
+        for task in running {
+            await task.value
         }
     }
 

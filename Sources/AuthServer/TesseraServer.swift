@@ -59,7 +59,7 @@ public final class TesseraServer: Sendable {
     public func shutdown() async {
         logger.info("shutting down", ["grace_seconds": "\(Self.shutdownGrace.components.seconds)"])
         await http.shutdown(deadline: Self.shutdownGrace)
-        keys.stop()
+        await keys.stop()
         await pool.close()
         logger.info("stopped")
     }

@@ -103,7 +103,7 @@ struct PostgresSigningKeyStoreTests {
             try await Task.sleep(for: .milliseconds(50))
         }
         #expect(b.current.jwksETag != before)
-        b.stop()
+        await b.stop()
         await otherPool.close()
         await database.drop()
     }
