@@ -35,6 +35,7 @@ let package = Package(
                 "PostgresStorage",
                 "OAuth",
                 "JOSE",
+                "PasswordHashing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

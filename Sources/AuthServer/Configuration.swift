@@ -1,5 +1,6 @@
 import Foundation
 import OAuth
+import PasswordHashing
 
 /// Tessera's run-time configuration, read once at start-up.
 ///
@@ -23,6 +24,11 @@ public struct Configuration: Sendable, Equatable {
     public var jwksMaxAge: TimeInterval
     /// The least severe operational log level written.
     public var logLevel: LogLevel
+    /// Access-token lifetime for clients without one of their own.
+    public var accessTokenTTL: TimeInterval = 600
+    /// Argon2id cost of newly hashed client secrets and passwords (OWASP's recommended
+    /// minimum by default: 19 MiB, 2 passes, 1 lane). Existing hashes keep their own.
+    public var argon2: Argon2Parameters = Argon2Parameters()
 
     public init(databaseURL: String? = nil, issuer: Issuer, listen: ListenAddress, keysDirectory: String = "./Keys",
                 kekFile: String? = nil, keyRotationPeriod: TimeInterval = 30 * 86_400, jwksMaxAge: TimeInterval = 600, logLevel: LogLevel = .info) {
@@ -52,7 +58,14 @@ public struct Configuration: Sendable, Equatable {
         public static let kekFile = "TESSERA_KEK_FILE"
         public static let keyRotationPeriod = "TESSERA_KEY_ROTATION_PERIOD"
         public static let jwksMaxAge = "TESSERA_JWKS_MAX_AGE"
+        public static let accessTokenTTL = "TESSERA_ACCESS_TOKEN_TTL"
+        public static let argon2Memory = "TESSERA_ARGON2_MEMORY_KIB"
+        public static let argon2Iterations = "TESSERA_ARGON2_ITERATIONS"
+        public static let argon2Parallelism = "TESSERA_ARGON2_PARALLELISM"
     }
+
+    /// The longest access-token lifetime, globally or per client.
+    public static let maxAccessTokenTTL: TimeInterval = 86_400
 
     /// Values given on the command line; each wins over its environment variable.
     public struct Overrides: Sendable {
@@ -64,9 +77,11 @@ public struct Configuration: Sendable, Equatable {
         public var kekFile: String?
         public var keyRotationPeriod: String?
         public var jwksMaxAge: String?
+        public var accessTokenTTL: String?
         public init(databaseURL: String? = nil, issuer: String? = nil, listen: String? = nil, keysDirectory: String? = nil, logLevel: String? = nil,
-                    kekFile: String? = nil, keyRotationPeriod: String? = nil, jwksMaxAge: String? = nil) {
+                    kekFile: String? = nil, keyRotationPeriod: String? = nil, jwksMaxAge: String? = nil, accessTokenTTL: String? = nil) {
             self.jwksMaxAge = jwksMaxAge
+            self.accessTokenTTL = accessTokenTTL
             self.kekFile = kekFile
             self.keyRotationPeriod = keyRotationPeriod
             self.databaseURL = databaseURL
@@ -112,8 +127,28 @@ public struct Configuration: Sendable, Equatable {
         guard let maxAge = DurationText.seconds(maxAgeText), maxAge > 0 else {
             throw ConfigurationError(setting: Variable.jwksMaxAge, message: "must be a duration such as 10m or 600s (got \"\(maxAgeText)\")")
         }
-        let configuration = Configuration(databaseURL: databaseURL, issuer: issuer, listen: listen, keysDirectory: keysDirectory,
+        var configuration = Configuration(databaseURL: databaseURL, issuer: issuer, listen: listen, keysDirectory: keysDirectory,
                                           kekFile: kekFile, keyRotationPeriod: period, jwksMaxAge: maxAge, logLevel: logLevel)
+        let ttlText = value(overrides.accessTokenTTL, Variable.accessTokenTTL) ?? "10m"
+        guard let ttl = DurationText.seconds(ttlText), ttl >= 1, ttl <= maxAccessTokenTTL else {
+            throw ConfigurationError(setting: Variable.accessTokenTTL, message: "must be a duration from 1s to 24h, such as 10m (got \"\(ttlText)\")")
+        }
+        configuration.accessTokenTTL = ttl
+        func number(_ variable: String, default fallback: UInt32) throws(ConfigurationError) -> UInt32 {
+            guard let text = value(nil, variable) else { return fallback }
+            guard text.count <= 9, text.allSatisfy(\.isASCIIDigit), let parsed = UInt32(text) else {
+                throw ConfigurationError(setting: variable, message: "must be a positive whole number (got \"\(text)\")")
+            }
+            return parsed
+        }
+        let defaults = Argon2Parameters()
+        configuration.argon2 = Argon2Parameters(
+            memoryKiB: try number(Variable.argon2Memory, default: defaults.memoryKiB),
+            iterations: try number(Variable.argon2Iterations, default: defaults.iterations),
+            parallelism: try number(Variable.argon2Parallelism, default: defaults.parallelism))
+        do { try configuration.argon2.validate() } catch {
+            throw ConfigurationError(setting: Variable.argon2Memory, message: "Argon2id parameters are not usable: \(error)")
+        }
         if let problem = configuration.keyLifecyclePolicy.problem {
             throw ConfigurationError(setting: Variable.keyRotationPeriod, message: problem)
         }

@@ -10,7 +10,7 @@ struct Tessera: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tessera",
         abstract: "Tessera: an OAuth 2.1 / OpenID Connect authorization server.",
-        subcommands: [Serve.self, Migrate.self, Dev.self, Keys.self]
+        subcommands: [Serve.self, Migrate.self, Dev.self, Keys.self, Clients.self]
     )
 }
 

@@ -83,6 +83,10 @@ public struct Client: Sendable, Equatable {
         case (.confidential, .none): return "a confidential client must authenticate"
         }
         if type == .public && grantTypes.contains(.clientCredentials) { return "client_credentials needs a confidential client" }
+        if grantTypes.contains(.clientCredentials) && audiences.isEmpty { return "client_credentials needs at least one audience (its tokens are audience-bound)" }
+        if let bad = audiences.first(where: { !ClientCredentialsGrant.isAbsoluteURIWithoutFragment($0) }) { return "audience '\(bad)' is not an absolute URI without a fragment" }
+        if let bad = introspectableAudiences.first(where: { !ClientCredentialsGrant.isAbsoluteURIWithoutFragment($0) }) { return "introspectable audience '\(bad)' is not an absolute URI without a fragment" }
+        if name.utf8.count > 200 { return "the name must be at most 200 bytes" }
         if authMethod == .privateKeyJWT && (jwks?.keys.isEmpty ?? true) { return "private_key_jwt needs the client's JWKS" }
         if grantTypes.contains(.authorizationCode) && redirectURIs.isEmpty { return "authorization_code needs at least one redirect URI" }
         if !defaultScopes.isSubset(of: allowedScopes) { return "default scopes must be among the allowed scopes" }

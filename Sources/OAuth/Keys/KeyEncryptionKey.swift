@@ -83,3 +83,13 @@ public enum KeyEncryptionKeyError: Error, CustomStringConvertible, Sendable {
         }
     }
 }
+
+extension KeyEncryptionKey {
+    /// A 32-byte key for `purpose`, derived from this key (HMAC-SHA-256 as a PRF, keyed
+    /// by the key-encryption key, over a label that names the purpose). Derived keys are
+    /// independent of each other and of the sealing key itself; every instance that
+    /// shares the key-encryption key derives the same ones.
+    func derivedKey(purpose: String) -> [UInt8] {
+        HMACSHA256.authenticate(Array("tessera derived key v1: \(purpose)".utf8), key: bytes)
+    }
+}

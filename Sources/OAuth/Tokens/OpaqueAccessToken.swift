@@ -39,11 +39,16 @@ public enum OpaqueAccessToken {
     /// The claims of a token sealed under one of `keys`, or nil for anything else
     /// (foreign, tampered, truncated, unknown key). Expiry is the caller's check.
     public static func open(_ token: String, keys: [String: OpaqueTokenKey]) -> AccessTokenClaims? {
+        open(token) { keys[$0] }
+    }
+
+    /// The claims of a token sealed under the key `key(id)` returns, or nil.
+    public static func open(_ token: String, key lookup: (String) -> OpaqueTokenKey?) -> AccessTokenClaims? {
         guard token.utf8.count <= maxLength, token.hasPrefix(prefix) else { return nil }
         let body = token.dropFirst(prefix.count)
         guard let dot = body.firstIndex(of: ".") else { return nil }
         let keyID = String(body[..<dot])
-        guard let key = keys[keyID], let sealed = Base64URL.decode(String(body[body.index(after: dot)...])),
+        guard let key = lookup(keyID), let sealed = Base64URL.decode(String(body[body.index(after: dot)...])),
               let plaintext = try? AESGCM.open(sealed, key: key.bytes, authenticating: Array((prefix + keyID).utf8)) else {
             return nil
         }

@@ -1,0 +1,48 @@
+import Foundation
+import JOSE
+
+/// An access token as the token endpoint returns it (RFC 6749 §5.1).
+public struct IssuedAccessToken: Sendable {
+    public let token: String
+    public let claims: AccessTokenClaims
+    public var expiresIn: Int64 { claims.expiresAt - claims.issuedAt }
+
+    /// The successful response body (RFC 6749 §5.1); `scope` is always included.
+    public func responseJSON() -> String {
+        "{\"access_token\":\(JSONText.string(token)),\"token_type\":\"Bearer\",\"expires_in\":\(expiresIn),"
+            + "\"scope\":\(JSONText.string(claims.scope.description))}"
+    }
+}
+
+/// Mints access tokens in the client's format: RFC 9068 JWTs signed with the active key
+/// of the client's algorithm, or opaque tokens sealed under the current opaque-token key.
+public struct AccessTokenIssuer: Sendable {
+    public let issuer: String
+    /// Used when the client has no lifetime of its own (`TESSERA_ACCESS_TOKEN_TTL`).
+    public let defaultLifetime: Int64
+    public let opaqueKeys: OpaqueTokenKeyring
+
+    public init(issuer: String, defaultLifetime: Int64, opaqueKeys: OpaqueTokenKeyring) {
+        self.issuer = issuer
+        self.defaultLifetime = defaultLifetime
+        self.opaqueKeys = opaqueKeys
+    }
+
+    public func issue(client: Client, subject: String, scope: Scope, audience: [String], ring: KeyRing, now: Date) throws -> IssuedAccessToken {
+        let issuedAt = Int64(now.timeIntervalSince1970.rounded(.down))
+        let lifetime = client.accessTokenLifetime.map { Int64($0) } ?? defaultLifetime
+        let claims = AccessTokenClaims(
+            issuer: issuer, subject: subject, audience: audience, clientID: client.id, scope: scope,
+            issuedAt: issuedAt, expiresAt: issuedAt + lifetime, jwtID: Base64URL.encode(SecureRandom.bytes(16)))
+        switch client.accessTokenFormat {
+        case .jwt:
+            guard let key = ring.signingKey(for: client.signingAlgorithm) else {
+                throw OAuthError(.temporarilyUnavailable, "No signing key is available yet; try again shortly.",
+                                 detail: "no active \(client.signingAlgorithm.rawValue) key")
+            }
+            return IssuedAccessToken(token: try JWTAccessToken.sign(claims, key: key), claims: claims)
+        case .opaque:
+            return IssuedAccessToken(token: try opaqueKeys.seal(claims), claims: claims)
+        }
+    }
+}
