@@ -54,6 +54,8 @@ enum OAuthErrorResponse {
         switch error {
         case let error as OAuthError:
             return error
+        case let throttled as ThrottledFailure:
+            return throttled.error
         case let error as PostgresError where error.isConnectionFailure || error.kind == .poolExhausted || error.kind == .closed:
             return OAuthError(.temporarilyUnavailable, OAuthError.temporarilyUnavailable.errorDescription, detail: "database: \(error)")
         default:

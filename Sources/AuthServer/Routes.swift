@@ -4,6 +4,7 @@ import HTTPServer
 struct Routes: Sendable {
     let health: HealthEndpoints
     let wellKnown: WellKnownEndpoints
+    let token: TokenEndpoint
 
     func router() -> Router {
         var router = Router()
@@ -12,6 +13,11 @@ struct Routes: Sendable {
         router.add(.GET, WellKnownEndpoints.jwksPath) { request in wellKnown.jwks(request) }
         router.add(.GET, "/.well-known/openid-configuration") { request in wellKnown.discovery(request) }
         router.add(.GET, "/.well-known/oauth-authorization-server") { request in wellKnown.discovery(request) }
+        // Every method reaches the token endpoint, which answers anything but POST with
+        // invalid_request (RFC 6749 §3.2) rather than a bare 405.
+        for method in [HTTPMethod.POST, .GET, .PUT, .DELETE, .PATCH] {
+            router.add(method, TokenEndpoint.path) { request in await token.token(request) }
+        }
         return router
     }
 }

@@ -10,22 +10,34 @@ public final class TesseraServer: Sendable {
     public let pool: PostgresPool
     public let logger: Logger
     public let keys: KeyService
+    public let clients: ClientService
     private let http: HTTPServer
 
     /// How long a graceful shutdown waits for in-flight requests before closing them.
     public static let shutdownGrace: Duration = .seconds(10)
 
-    public init(configuration: Configuration, pool: PostgresPool, keys: KeyService, logger: Logger, http httpConfiguration: HTTPServerConfiguration? = nil) {
+    /// - Parameter listenerConfiguration: where to listen for change notifications (nil: no
+    ///   listener, so registrations are never cached; for tests).
+    public init(configuration: Configuration, pool: PostgresPool, keys: KeyService, logger: Logger,
+                listenerConfiguration: PostgresConfiguration? = nil, http httpConfiguration: HTTPServerConfiguration? = nil) {
         self.configuration = configuration
         self.pool = pool
         self.keys = keys
         self.logger = logger
+        let tokenEndpointURL = configuration.issuer.endpoint(TokenEndpoint.path)
+        let clients = ClientService(pool: pool, issuer: configuration.issuer, tokenEndpoint: tokenEndpointURL, logger: logger,
+                                    listenerConfiguration: listenerConfiguration, argon2Parameters: configuration.argon2)
+        self.clients = clients
+        let tokenIssuer = AccessTokenIssuer(
+            issuer: configuration.issuer.url, defaultLifetime: Int64(configuration.accessTokenTTL),
+            opaqueKeys: OpaqueTokenKeyring(kek: keys.manager.kek, maxTokenLifetime: Int64(Configuration.maxAccessTokenTTL)))
         var httpConfiguration = httpConfiguration ?? HTTPServerConfiguration(host: configuration.listen.host, port: configuration.listen.port)
         httpConfiguration.host = configuration.listen.host
         httpConfiguration.port = configuration.listen.port
         let routes = Routes(
             health: HealthEndpoints(pool: pool),
-            wellKnown: WellKnownEndpoints(issuer: configuration.issuer, keys: keys, maxAge: Int(configuration.jwksMaxAge)))
+            wellKnown: WellKnownEndpoints(issuer: configuration.issuer, keys: keys, maxAge: Int(configuration.jwksMaxAge)),
+            token: TokenEndpoint(clients: clients, keys: keys, issuer: tokenIssuer, logger: logger))
         self.http = HTTPServer(configuration: httpConfiguration, responder: routes.router(), log: { message in
             logger.warning(message, ["component": "http"])
         })
@@ -42,12 +54,13 @@ public final class TesseraServer: Sendable {
         let keys = KeyService(manager: manager, logger: logger, listenerConfiguration: database,
                               maintenanceInterval: .milliseconds(Int64(checkEvery * 1_000)))
         try await keys.prepare()
-        return TesseraServer(configuration: configuration, pool: pool, keys: keys, logger: logger)
+        return TesseraServer(configuration: configuration, pool: pool, keys: keys, logger: logger, listenerConfiguration: database)
     }
 
     /// Binds the listening socket and starts serving.
     public func start() throws {
         keys.start()
+        clients.start()
         try http.start()
         logger.info("listening", ["address": "\(configuration.listen.host):\(http.localPort)", "issuer": configuration.issuer.url])
     }
@@ -60,6 +73,7 @@ public final class TesseraServer: Sendable {
         logger.info("shutting down", ["grace_seconds": "\(Self.shutdownGrace.components.seconds)"])
         await http.shutdown(deadline: Self.shutdownGrace)
         await keys.stop()
+        await clients.stop()
         await pool.close()
         logger.info("stopped")
     }

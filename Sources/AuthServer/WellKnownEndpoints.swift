@@ -47,6 +47,10 @@ struct WellKnownEndpoints: Sendable {
             // RFC 8414 §3.3: "The issuer value returned MUST be identical to the authorization server's issuer identifier"
             "issuer": issuer.url,
             "jwks_uri": issuer.endpoint(jwksPath),
+            "token_endpoint": issuer.endpoint(TokenEndpoint.path),
+            "grant_types_supported": TokenEndpoint.supportedGrantTypes.map(\.rawValue),
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": JWSAlgorithm.allCases.map(\.rawValue),
         ]
         let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return Array(data)

@@ -4,6 +4,7 @@ import Foundation
 import OAuth
 import HTTPServer
 import Postgres
+import PostgresStorage
 
 @main
 struct Tessera: AsyncParsableCommand {
@@ -209,9 +210,39 @@ struct Dev: AsyncParsableCommand {
         let base = "http://\(configuration.listen.host.contains(":") ? "[\(configuration.listen.host)]" : configuration.listen.host):\(server.localPort)"
         say("serving \(configuration.issuer.url) on \(base)")
         say("try:  curl -i \(base)/readyz")
+        if let demo = await Self.seedDemoClient(server.clients.store, configuration: configuration, say: say) {
+            say("a machine-to-machine token for the demo client (its secret is new at every start of tessera dev):")
+            say("      curl -s -u \(demo.id):\(demo.secret) -d grant_type=client_credentials -d scope=demo:read \(base)/token")
+        }
         say("press Ctrl-C to stop the server and the database")
         _ = await ProcessSignals.waitForTermination()
         await server.shutdown()
         cluster.stop(session)
+    }
+
+    static let demoClientID = "demo-service"
+
+    /// Registers the demo client on first use and gives it a fresh secret at every start,
+    /// so the printed command always works (development only: `serve` never does this).
+    static func seedDemoClient(_ store: PostgresClientStore, configuration: Configuration, say: (String) -> Void) async -> (id: String, secret: String)? {
+        let secret = Clients.newSecret()
+        let hash = Clients.hash(secret, configuration)
+        do {
+            if try await store.client(id: demoClientID) == nil {
+                let now = Date()
+                let client = Client(
+                    id: demoClientID, name: "Demo service", type: .confidential, authMethod: .clientSecretBasic,
+                    grantTypes: [.clientCredentials], allowedScopes: Scope(["demo:read", "demo:write"]), defaultScopes: Scope(["demo:read"]),
+                    audiences: ["https://api.demo.example"], createdAt: now, updatedAt: now)
+                try await store.create(client, secretHash: hash)
+                say("registered the demo client \(demoClientID) (scopes demo:read demo:write, audience https://api.demo.example)")
+            } else {
+                try await store.rotateSecret(id: demoClientID, newHash: hash, oldSecretValidFor: 0)
+            }
+            return (demoClientID, secret)
+        } catch {
+            say("could not prepare the demo client: \(error)")
+            return nil
+        }
     }
 }
