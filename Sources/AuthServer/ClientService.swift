@@ -20,7 +20,7 @@ public final class ClientService: Sendable {
     let argon2: Argon2Pool
     private let logger: Logger
     private let listener: PostgresListener?
-    private let tasks = Mutex<[Task<Void, Never>]>([])
+    private let tasks = BackgroundTasks()
 
     /// How often expired secrets and assertion ids are deleted.
     static let purgeInterval: Duration = .seconds(300)
@@ -76,17 +76,14 @@ public final class ClientService: Sendable {
                 }
             }
         })
-        tasks.withLock { $0 += started }
+        tasks.add(started)
     }
 
     public func stop() async {
         listener?.stop()
-        let running = tasks.withLock { tasks in
-            defer { tasks.removeAll() }
-            return tasks
-        }
-        running.forEach { $0.cancel() }
-        for task in running { await task.value }
+        // The listener's consumer ends once its thread has closed the connection and
+        // finished the event stream; a periodic task ends after its current round.
+        await tasks.stopAll()
         argon2.shutdown()
     }
 }

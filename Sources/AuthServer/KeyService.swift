@@ -15,7 +15,7 @@ public final class KeyService: Sendable {
     public let manager: KeyManager
     private let logger: Logger
     private let state: Mutex<Snapshot>
-    private let tasks = Mutex<[Task<Void, Never>]>([])
+    private let tasks = BackgroundTasks()
     private let listener: PostgresListener?
 
     /// How often the lifecycle is checked and the keys reloaded even without a notification.
@@ -75,23 +75,16 @@ public final class KeyService: Sendable {
                 }
             })
         }
-        tasks.withLock { $0 += started }
+        tasks.add(started)
     }
 
     /// Stops the listener and the maintenance loop and waits for both, so that no key
     /// work (and no OpenSSL or libpq call) is still running when the process exits.
     public func stop() async {
         listener?.stop()
-        let running = tasks.withLock { tasks in
-            defer { tasks.removeAll() }
-            return tasks
-        }
-        running.forEach { $0.cancel() }
-        // The listener's consumer ends when its thread has closed the connection and
-        // finished the event stream; the periodic task ends after its current round.
-        for task in running {
-            await task.value
-        }
+        // The listener's consumer ends once its thread has closed the connection and
+        // finished the event stream; a periodic task ends after its current round.
+        await tasks.stopAll()
     }
 
     func maintainAndReload() async {

@@ -290,16 +290,21 @@ struct Clients: AsyncParsableCommand {
         }
     }
 
+    /// Runs one change on a client and prints what was done.
+    static func change(_ options: ServerOptions, _ done: String, _ operation: @Sendable (PostgresClientStore) async throws -> Void) async {
+        let (store, _) = Clients.store(options)
+        await Clients.run { try await operation(store) }
+        await store.pool.close()
+        Swift.print(done)
+    }
+
     struct Disable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Stop a client from authenticating (at once, on every instance).")
         @OptionGroup var options: ServerOptions
         @Argument(help: "Client id.") var id: String
 
         func run() async throws {
-            let (store, _) = Clients.store(options)
-            await Clients.run { try await store.setDisabled(id: id, true) }
-            await store.pool.close()
-            Swift.print("disabled \(id)")
+            await Clients.change(options, "disabled \(id)") { [id] in try await $0.setDisabled(id: id, true) }
         }
     }
 
@@ -309,10 +314,7 @@ struct Clients: AsyncParsableCommand {
         @Argument(help: "Client id.") var id: String
 
         func run() async throws {
-            let (store, _) = Clients.store(options)
-            await Clients.run { try await store.setDisabled(id: id, false) }
-            await store.pool.close()
-            Swift.print("enabled \(id)")
+            await Clients.change(options, "enabled \(id)") { [id] in try await $0.setDisabled(id: id, false) }
         }
     }
 
@@ -322,10 +324,7 @@ struct Clients: AsyncParsableCommand {
         @Argument(help: "Client id.") var id: String
 
         func run() async throws {
-            let (store, _) = Clients.store(options)
-            await Clients.run { try await store.delete(id: id) }
-            await store.pool.close()
-            Swift.print("deleted \(id)")
+            await Clients.change(options, "deleted \(id)") { [id] in try await $0.delete(id: id) }
         }
     }
 }
