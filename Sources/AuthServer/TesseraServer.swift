@@ -80,8 +80,9 @@ public final class TesseraServer: Sendable {
 
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
     public func runUntilSignalled() async throws {
+        let termination = TerminationWatch()
         try start()
-        let signal = await ProcessSignals.waitForTermination()
+        let signal = await termination.wait()
         logger.info("signal received", ["signal": "\(signal)"])
         await shutdown()
     }

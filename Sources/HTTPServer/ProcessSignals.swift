@@ -10,26 +10,48 @@ public enum ProcessSignals {
     ///
     /// The default actions are suspended while waiting (so the process does not die before it can
     /// shut down gracefully) and restored afterwards, so a second signal stops the process at once.
+    /// A signal that arrives before this call still has its default action: a server should
+    /// create a ``TerminationWatch`` before it starts serving instead.
     public static func waitForTermination() async -> Int32 {
-        let signals: [Int32] = [SIGTERM, SIGINT]
-        let waiter = SignalWaiter()
-        let queue = DispatchQueue(label: "process-signals")
-        var sources: [DispatchSourceSignal] = []
-        for number in signals {
+        await TerminationWatch().wait()
+    }
+}
+
+/// Catches SIGTERM and SIGINT from the moment it is created until ``wait()`` returns, so a
+/// signal that arrives while a server is still starting is kept, not fatal.
+///
+/// `@unchecked Sendable`: `sources` is set once in `init` and dispatch sources are
+/// thread-safe objects; the waiter synchronises itself.
+public final class TerminationWatch: @unchecked Sendable {
+    private static let signals: [Int32] = [SIGTERM, SIGINT]
+    private let waiter = SignalWaiter()
+    private let sources: [any DispatchSourceSignal]
+    private let queue = DispatchQueue(label: "process-signals")
+
+    public init() {
+        var started: [any DispatchSourceSignal] = []
+        for number in Self.signals {
             // Dispatch observes signals only when their default action (terminate) is disabled.
             System.setSignalIgnored(number, true)
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            let waiter = waiter
             source.setEventHandler { waiter.received(number) }
             source.resume()
-            sources.append(source)
+            started.append(source)
         }
+        sources = started
+    }
+
+    /// Suspends until the first SIGTERM or SIGINT since creation and returns its number; then
+    /// the default actions are restored, so a second signal stops the process at once.
+    public func wait() async -> Int32 {
         let received = await withCheckedContinuation { continuation in
             waiter.install(continuation)
         }
         for source in sources {
             source.cancel()
         }
-        for number in signals {
+        for number in Self.signals {
             System.setSignalIgnored(number, false)
         }
         return received

@@ -201,6 +201,8 @@ struct Dev: AsyncParsableCommand {
             fail("\(error)")
         }
         let server = await makeServer(configuration: configuration, pool: pool, database: database, logger: logger)
+        // From here on Ctrl-C is kept until the server and the cluster can stop cleanly.
+        let termination = TerminationWatch()
         do {
             try server.start()
         } catch {
@@ -215,7 +217,7 @@ struct Dev: AsyncParsableCommand {
             say("      curl -s -u \(demo.id):\(demo.secret) -d grant_type=client_credentials -d scope=demo:read \(base)/token")
         }
         say("press Ctrl-C to stop the server and the database")
-        _ = await ProcessSignals.waitForTermination()
+        _ = await termination.wait()
         await server.shutdown()
         cluster.stop(session)
     }

@@ -126,6 +126,29 @@ def test_sigterm_lets_a_request_in_flight_finish(start_server, database):
         requests.get(server.base + "/healthz", timeout=2)
 
 
+def wait_for_line(lines, fragment, process, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for line in list(lines):
+            if fragment in line:
+                return line
+        assert process.poll() is None, "".join(lines)
+        time.sleep(0.05)
+    raise AssertionError(f"no line containing {fragment!r} in {''.join(lines)!r}")
+
+
+def wait_until_accepting(port, process, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert process.poll() is None
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.005)
+    raise AssertionError("the port never accepted")
+
+
 def test_dev_runs_a_private_cluster_and_reuses_it():
     """`tessera dev`: initdb on first use, migrate, serve; Ctrl-C stops both; a second run reuses the data."""
     state = tempfile.mkdtemp(prefix="tessera-dev-", dir="/tmp")
@@ -141,9 +164,21 @@ def test_dev_runs_a_private_cluster_and_reuses_it():
             reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True)
             reader.start()
             base = f"http://127.0.0.1:{port}"
-            wait_until_serving(base, process, timeout=90)
-            r = requests.get(base + "/readyz", timeout=10)
-            assert r.status_code == 200, r.text
+            if attempt == 0:
+                wait_until_serving(base, process, timeout=90)
+                r = requests.get(base + "/readyz", timeout=10)
+                assert r.status_code == 200, r.text
+                # The printed command for the demo client works as printed.
+                command = wait_for_line(lines, "curl -s -u demo-service:", process)
+                credentials = re.search(r"-u (demo-service:\S+)", command).group(1).split(":", 1)
+                r = requests.post(base + "/token", auth=tuple(credentials),
+                                  data={"grant_type": "client_credentials", "scope": "demo:read"}, timeout=10)
+                assert r.status_code == 200, r.text
+                assert r.json()["scope"] == "demo:read"
+            else:
+                # Ctrl-C the moment the port accepts, while the server is still finishing its
+                # start (seeding the demo client): it must still stop cleanly.
+                wait_until_accepting(port, process, timeout=90)
             process.send_signal(signal.SIGINT)
             assert process.wait(timeout=60) == 0
             reader.join(timeout=5)
