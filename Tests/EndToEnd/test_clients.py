@@ -296,6 +296,14 @@ def test_basic_credentials_with_plus_and_slash_need_form_encoding(tessera):
     assert raw.headers["WWW-Authenticate"].startswith("Basic")
 
 
+def test_undecodable_basic_credentials_are_invalid_client(tessera):
+    # RFC 6749 §5.2: authentication tried through the Authorization header fails with 401 and WWW-Authenticate.
+    for header in ("Basic !!!not-base64!!!", "Basic " + base64.b64encode(b"no-colon-here").decode(), "Basic"):
+        response = tessera.post({"grant_type": "client_credentials"}, headers={"Authorization": header})
+        assert_error(response, 401, "invalid_client")
+        assert response.headers["WWW-Authenticate"].lower().startswith("basic")
+
+
 # 3. Failed authentication
 
 def test_wrong_secret_and_unknown_client_are_indistinguishable(tessera):
@@ -341,6 +349,41 @@ def test_disabled_client_is_refused_at_once_and_enable_restores_it(tessera):
     assert tessera.cli("enable", "svc-toggle").returncode == 0
     again = tessera.basic("svc-toggle", secret)
     assert again.status_code == 200, again.text
+
+
+def test_disable_and_rotation_reach_every_instance_at_once(start_server, database, keys_dir):
+    first = Tessera(start_server(args=["--migrate"], database=database), database, keys_dir)
+    second = Tessera(start_server(database=database), database, keys_dir)
+    created = first.create("svc-two-instances", "--scopes", "a")
+    secret = created["client_secret"]
+    for instance in (first, second):
+        assert instance.basic("svc-two-instances", secret).status_code == 200  # cached on each
+    assert first.cli("disable", "svc-two-instances").returncode == 0
+    for instance in (first, second):
+        assert_error(instance.basic("svc-two-instances", secret), 401, "invalid_client")
+    assert first.cli("enable", "svc-two-instances").returncode == 0
+    for instance in (first, second):
+        assert instance.basic("svc-two-instances", secret).status_code == 200
+    new = first.cli_json("rotate-secret", "svc-two-instances")["client_secret"]
+    for instance in (first, second):
+        assert_error(instance.basic("svc-two-instances", secret), 401, "invalid_client")
+        assert instance.basic("svc-two-instances", new).status_code == 200
+
+
+def test_replayed_assertion_is_refused_by_another_instance(start_server, database, keys_dir):
+    first = Tessera(start_server(args=["--migrate", "--issuer", "https://auth.example.com"], database=database), database, keys_dir)
+    second = Tessera(start_server(args=["--issuer", "https://auth.example.com"], database=database), database, keys_dir)
+    private_pem, public_jwks = ec_client_key()
+    first.create("svc-replay", "--auth-method", "private_key_jwt", "--jwks", json.dumps(public_jwks), "--scopes", "a")
+    # Behind a proxy the assertion names the public token endpoint, not the address we reach.
+    assertion = private_key_jwt_sign(ECKey.import_key(private_pem), client_id="svc-replay",
+                                     token_endpoint="https://auth.example.com/token", alg="ES256", expires_in=60)
+    data = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion}
+    accepted = first.post(data)
+    assert accepted.status_code == 200, accepted.text
+    assert jwt.decode(accepted.json()["access_token"], options={"verify_signature": False})["iss"] == "https://auth.example.com"
+    assert_error(second.post(data), 401, "invalid_client")
+    assert_error(first.post(data), 401, "invalid_client")
 
 
 def test_rotated_secret_old_one_works_during_grace_then_stops(tessera):
@@ -549,6 +592,8 @@ def test_cli_refuses_bad_input(tessera):
     private_jwks = {"keys": [json.loads(jwk.JWK.from_pem(private_pem).export_private())]}
     fails_with_one_line(tessera.cli("create", "--id", "svc-private-jwks", "--audiences", API, "--auth-method", "private_key_jwt",
                                     "--jwks", json.dumps(private_jwks), "--json"))
+    fails_with_one_line(tessera.cli("create", "--id", "svc-public-cc", "--audiences", API, "--type", "public", "--json"))
+    fails_with_one_line(tessera.cli("create", "--id", "svc-bad-ttl", "--audiences", API, "--access-token-ttl", "soon", "--json"))
     fails_with_one_line(tessera.cli("show", "nobody"))
     fails_with_one_line(tessera.cli("rotate-secret", "nobody"))
     fails_with_one_line(tessera.cli("disable", "nobody"))
