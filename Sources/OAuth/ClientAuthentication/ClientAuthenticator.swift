@@ -273,7 +273,8 @@ enum PresentedCredentials: Equatable {
             if let clientIDParameter, clientIDParameter != basic.clientID {
                 throw OAuthError.invalidRequest("The client_id parameter does not match the Authorization header.")
             }
-            try Self.check(clientID: basic.clientID)
+            // An id that no client can have fails authentication like an unknown one (401 with the header).
+            guard Self.isWellFormed(clientID: basic.clientID) else { throw ClientAuthenticator.failure("malformed client id in the Authorization header") }
             self = .secret(clientID: basic.clientID, secret: try Self.secretBytes(basic.secret), method: .clientSecretBasic)
         } else if let secretParameter {
             // RFC 6749 §2.3.1: client_secret_post sends "client_id REQUIRED" with "client_secret REQUIRED".

@@ -13,8 +13,8 @@ public struct BasicCredentials: Sendable, Equatable {
     /// Bounds the header we decode; a real client id and secret are far shorter.
     public static let maxEncodedLength = 4_096
 
-    /// Parses the header value; nil when the scheme is not Basic. Throws `invalid_client`-worthy
-    /// errors as ``OAuthError`` with code `invalid_request` for malformed credentials.
+    /// Parses the header value; nil when the scheme is not Basic. Malformed credentials
+    /// throw `invalid_client`.
     public static func parse(authorization value: String) throws(OAuthError) -> BasicCredentials? {
         let trimmed = value.drop { $0 == " " }
         guard let space = trimmed.firstIndex(of: " ") else {
@@ -37,7 +37,11 @@ public struct BasicCredentials: Sendable, Equatable {
         }
     }
 
-    static let malformed = OAuthError(.invalidRequest, "The Authorization header is not valid Basic client credentials.")
+    /// Credentials in the header that do not decode are a failed client authentication:
+    /// RFC 6749 §5.2: "If the client attempted to authenticate via the "Authorization" request
+    /// header field, the authorization server MUST respond with an HTTP 401 (Unauthorized)".
+    static let malformed = OAuthError(.invalidClient, ClientAuthenticator.failureDescription,
+                                      detail: "the Authorization header is not valid Basic client credentials", isRedirectable: false)
 
     /// Standard base64 (RFC 4648 §4) with padding, as Basic uses.
     static func standardBase64Decode(_ input: [UInt8]) -> [UInt8]? {

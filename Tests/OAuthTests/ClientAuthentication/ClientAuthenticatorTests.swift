@@ -148,12 +148,12 @@ import Testing
         _ = await refusal(.invalidClient, fixture.request(authorization: "Bearer abc.def"))
     }
 
-    @Test("Malformed Basic credentials are invalid_request (RFC 7617 §2)", arguments: [
+    @Test("Malformed Basic credentials fail client authentication: invalid_client (RFC 6749 §5.2)", arguments: [
         "Basic", "Basic !!!!", "Basic " + Data("no-colon".utf8).base64EncodedString(), "Basic " + Data(":secret".utf8).base64EncodedString(),
         "Basic " + Data("id%zz:secret".utf8).base64EncodedString(),
     ])
     func malformedBasic(header: String) async {
-        _ = await refusal(.invalidRequest, fixture.request(authorization: header))
+        _ = await refusal(.invalidClient, fixture.request(authorization: header))
     }
 
     @Test("client_secret without client_id, and malformed client ids, are invalid_request (RFC 6749 §2.3.1)")
