@@ -17,3 +17,6 @@ scripts/with-test-postgres.sh scripts/bench-http.sh
 echo
 echo "== JOSE: signing and verification"
 scripts/bench-jose.sh
+echo
+echo "== Token endpoint: client_credentials next to the openssl ceiling and the glewlwyd peer"
+scripts/with-test-postgres.sh scripts/bench-token.sh
