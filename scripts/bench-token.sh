@@ -1,114 +1,177 @@
 #!/usr/bin/env bash
-# client_credentials token issuance: Tessera (ES256 JWT, RS256 JWT, opaque) with wrk on loopback,
-# next to two references measured in the same run: `openssl speed -multi 2 rsa2048` (the two-core
-# RS256 signing ceiling) and the glewlwyd peer of ../shared/peers/glewlwyd (its own README),
-# when that folder exists. Runs inside scripts/with-test-postgres.sh (PG* variables set).
+# client_credentials issuance at POST /token: Tessera with ES256 JWTs, RS256 JWTs and opaque tokens,
+# measured with wrk on loopback next to two references taken in the same run:
+#   - `openssl speed -multi 2 rsa2048 ecdsap256`: the two-core signing rates (RSA-2048 is the
+#     ceiling for RS256 issuance);
+#   - the glewlwyd peer of $PEER_DIR (default ../shared/peers/glewlwyd, see its README), driven by
+#     the same wrk script with the same parameters. Skipped, with a note, when the folder is absent
+#     or its setup fails; stopped at the end only if this script started it.
+# Runs inside scripts/with-test-postgres.sh (libpq PG* variables set).
+#
+#   BENCH_DURATION=5 scripts/with-test-postgres.sh scripts/bench-token.sh
+#
+# Any response outside 2xx/3xx, or any socket error, makes the run invalid: the script exits 1.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+TESSERA_BIN=${TESSERA_BIN:-$here/.build/release/tessera}
 duration=${BENCH_DURATION:-10}
 threads=${BENCH_TOKEN_THREADS:-2}
 connections=${BENCH_TOKEN_CONNECTIONS:-32}
+single_duration=$(( duration < 5 ? duration : 5 ))   # the -t1 -c1 latency runs
 peer_dir=${PEER_DIR:-$here/../shared/peers/glewlwyd}
+peer_base="http://127.0.0.1:${GLWD_PORT:-54593}/api"
+lua="$here/scripts/bench/token.lua"
+[ -x "$TESSERA_BIN" ] || { echo "no $TESSERA_BIN: build first (swift build -c release)" >&2; exit 1; }
+
 work=$(mktemp -d /tmp/tessera-bench-token.XXXXXX)
-pids=()
+tessera_pid=
+started_peer=no
 cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    [ -n "$tessera_pid" ] && kill "$tessera_pid" 2>/dev/null || true
+    if [ "$started_peer" = yes ]; then "$peer_dir/stop.sh" >/dev/null 2>&1 || true; fi
     rm -rf "$work"
 }
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.05; done; echo "no answer from $1" >&2; return 1; }
+# RFC 6749 §2.3.1: client_secret_basic form-urlencodes the id and the secret before base64.
 basic() { python3 -c 'import base64,sys,urllib.parse as u; print(base64.b64encode((u.quote_plus(sys.argv[1],safe="")+":"+u.quote_plus(sys.argv[2],safe="")).encode()).decode())' "$1" "$2"; }
 
-# measure NAME URL BASIC: a warm-up, then one wrk run; appends a JSON line to results.
-measure() {
-    local name=$1 url=$2 auth=$3
-    BENCH_BASIC=$auth wrk -t1 -c4 -d2s -s "$here/scripts/bench/token.lua" "$url" >/dev/null
-    BENCH_BASIC=$auth wrk -t"$threads" -c"$connections" -d"${duration}s" --latency -s "$here/scripts/bench/token.lua" "$url" >"$work/$name.txt"
-    local line
-    line=$(grep '^{"rps"' "$work/$name.txt") || { cat "$work/$name.txt" >&2; echo "wrk printed no result for $name" >&2; exit 1; }
-    echo "{\"name\":\"$name\",${line:1}" >>"$work/results.jsonl"
+# check_token NAME URL BASIC EXPECTED: a few sequential requests that must each answer 200 with a
+# Bearer token for scope "bench" of the expected kind (ES256, RS256 or opaque). They also warm up
+# the server (Tessera: the first request of a client costs one Argon2id verification).
+check_token() {
+    local name=$1 url=$2 auth=$3 expected=$4 i
+    for i in 1 2 3; do
+        curl -sS -o "$work/$name.body" -w '%{http_code}' -H "Authorization: Basic $auth" \
+            -d grant_type=client_credentials -d scope=bench "$url" >"$work/$name.status"
+        python3 - "$name" "$expected" "$(cat "$work/$name.status")" "$work/$name.body" <<'PY'
+import base64, json, sys
+name, expected, status, path = sys.argv[1:]
+body = open(path, "rb").read()
+if status != "200":
+    sys.exit(f"{name}: POST /token answered {status}: {body[:300]!r}")
+r = json.loads(body)
+token = r["access_token"]
+assert r["token_type"].lower() == "bearer" and r["scope"] == "bench", f"{name}: unexpected response {r}"
+parts = token.split(".")
+alg = json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))["alg"] if len(parts) == 3 else "opaque"
+assert alg == expected, f"{name}: expected a {expected} token, got {alg}: {token[:80]}"
+PY
+    done
+    echo "$(wc -c <"$work/$name.body")" >"$work/$name.bytes"
 }
 
+# run NAME URL BASIC T C SECONDS: one wrk run; appends a JSON line to results.jsonl.
+run() {
+    local name=$1 url=$2 auth=$3 t=$4 c=$5 seconds=$6 line
+    BENCH_BASIC=$auth wrk -t"$t" -c"$c" -d"${seconds}s" --latency -s "$lua" "$url" >"$work/$name.c$c.txt" 2>&1
+    line=$(grep '^{"rps"' "$work/$name.c$c.txt") || { cat "$work/$name.c$c.txt" >&2; echo "wrk printed no result for $name -c$c" >&2; exit 1; }
+    echo "{\"name\":\"$name\",\"threads\":$t,\"connections\":$c,\"response_bytes\":$(cat "$work/$name.bytes"),${line:1}" >>"$work/results.jsonl"
+}
+
+# measure NAME URL BASIC EXPECTED: check and warm up, then the headline run and the -t1 -c1 run.
+measure() {
+    local name=$1 url=$2 auth=$3 expected=$4
+    check_token "$name" "$url" "$auth" "$expected"
+    BENCH_BASIC=$auth wrk -t"$threads" -c"$connections" -d2s -s "$lua" "$url" >/dev/null   # warm-up
+    run "$name" "$url" "$auth" "$threads" "$connections" "$duration"
+    run "$name" "$url" "$auth" 1 1 "$single_duration"
+}
+
+echo "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start; wrk, servers and PostgreSQL share them"
+
+# The peer first, so that its setup (apt, initdb) is over before anything is measured.
+peer=no
+if [ ! -d "$peer_dir" ]; then
+    echo "(no peer at $peer_dir: peer rows and ratios skipped)"
+elif curl -fsS -o /dev/null "$peer_base/glwd/jwks" 2>/dev/null; then
+    peer=yes
+else
+    echo "starting the peer: $peer_dir/setup.sh"
+    started_peer=yes
+    if "$peer_dir/setup.sh" >"$work/peer-setup.log" 2>&1 && curl -fsS -o /dev/null "$peer_base/glwd/jwks" 2>/dev/null; then
+        peer=yes
+    else
+        tail -20 "$work/peer-setup.log" >&2
+        echo "(peer setup failed: peer rows and ratios skipped)"
+    fi
+fi
+
 # Tessera, with one client per token kind.
-bin="$here/.build/release/tessera"
 port=$(free_port)
-"$bin" keys init --keys-dir "$work/keys" >/dev/null
-TESSERA_KEYS_DIR="$work/keys" "$bin" serve --migrate --listen "127.0.0.1:$port" --log-level warning >"$work/tessera.log" 2>&1 &
-pids+=($!)
+"$TESSERA_BIN" keys init --keys-dir "$work/keys" >/dev/null
+TESSERA_KEYS_DIR="$work/keys" "$TESSERA_BIN" serve --migrate --listen "127.0.0.1:$port" --log-level warning >"$work/tessera.log" 2>&1 &
+tessera_pid=$!
 wait_http "http://127.0.0.1:$port/readyz"
 for kind in es256:jwt:ES256 rs256:jwt:RS256 opaque:opaque:ES256; do
     IFS=: read -r name format alg <<<"$kind"
-    secret=$("$bin" clients create --id "bench-$name" --grant-types client_credentials --scopes bench \
-        --audiences https://api.bench.example --token-format "$format" --signing-alg "$alg" --json \
+    secret=$(TESSERA_KEYS_DIR="$work/keys" "$TESSERA_BIN" clients create --id "bench-$name" \
+        --grant-types client_credentials --scopes bench --audiences https://api.bench.example \
+        --auth-method client_secret_basic --token-format "$format" --signing-alg "$alg" --json \
         | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
-    measure "tessera_$name" "http://127.0.0.1:$port/token" "$(basic "bench-$name" "$secret")"
+    expected=$([ "$format" = opaque ] && echo opaque || echo "$alg")
+    measure "tessera_$name" "http://127.0.0.1:$port/token" "$(basic "bench-$name" "$secret")" "$expected"
 done
-kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
-pids=()
+kill -0 "$tessera_pid" 2>/dev/null || { cat "$work/tessera.log" >&2; echo "tessera exited during the bench" >&2; exit 1; }
+kill "$tessera_pid"; wait "$tessera_pid" 2>/dev/null || true
+tessera_pid=
 
-# The two-core RSA-2048 signing ceiling, in the same run.
-openssl speed -seconds "$duration" -multi 2 -mr rsa2048 >"$work/openssl.txt" 2>/dev/null || true
+# The signing ceilings, in the same run, on both cores.
+openssl speed -seconds "$duration" -multi 2 -mr rsa2048 ecdsap256 >"$work/openssl.txt" 2>"$work/openssl.err" \
+    || { cat "$work/openssl.err" >&2; echo "openssl speed failed" >&2; exit 1; }
 
-# The peer, when its folder is there.
-peer=no
-if [ -x "$peer_dir/setup.sh" ]; then
-    started_peer=no
-    if ! curl -fsS -o /dev/null "http://127.0.0.1:${GLWD_PORT:-54593}/api/glwd/jwks" 2>/dev/null; then
-        "$peer_dir/setup.sh" >"$work/peer-setup.log" 2>&1 || { tail -20 "$work/peer-setup.log" >&2; echo "peer setup failed; peer columns skipped" >&2; }
-        started_peer=yes
-    fi
-    if curl -fsS -o /dev/null "http://127.0.0.1:${GLWD_PORT:-54593}/api/glwd/jwks" 2>/dev/null; then
-        # The peer's own bench script: it empties the peer's token tables before each endpoint
-        # (the peer stores every token and slows down as they pile up), warms up, and checks
-        # that the machine is otherwise idle, so its figures are its best case.
-        if "$peer_dir/bench.sh" -d "$duration" -w 2 -c "$threads:$connections" -e "token_rs256 token_es256" -o "$work/peer" >"$work/peer-bench.log" 2>&1; then
-            peer=yes
-            python3 - "$work/peer/results.jsonl" >>"$work/results.jsonl" <<'PY'
-import json, sys
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    w = r["wrk"]
-    print(json.dumps({"name": "peer_" + r["endpoint"].split("_", 1)[1], "rps": w["rps"], "p50_ms": w["lat_ms"]["p50"],
-                      "p99_ms": w["lat_ms"]["p99"], "requests": w["requests"], "non2xx": w["err_status"],
-                      "socket_errors": w["err_connect"] + w["err_read"] + w["err_write"] + w["err_timeout"]}))
-PY
-        else
-            tail -20 "$work/peer-bench.log" >&2
-            echo "peer bench failed; peer columns skipped" >&2
-        fi
-    fi
-    [ "$started_peer" = yes ] && "$peer_dir/stop.sh" >/dev/null 2>&1 || true
-else
-    echo "(no peer at $peer_dir: peer columns skipped)"
+if [ "$peer" = yes ]; then
+    peer_auth=$(basic "${GLWD_CLIENT_ID:-bench-client}" "${GLWD_CLIENT_SECRET:-bench-secret-0123456789abcdef}")
+    measure peer_es256 "$peer_base/glwd_es256/token" "$peer_auth" ES256
+    measure peer_rs256 "$peer_base/glwd/token" "$peer_auth" RS256
 fi
 
-python3 - "$work/results.jsonl" "$work/openssl.txt" "$peer" "$threads" "$connections" "$duration" <<'PY'
+echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+python3 - "$work/results.jsonl" "$work/openssl.txt" "$peer" "$threads" "$connections" "$duration" "$single_duration" <<'PY'
 import json, sys
-results = {r["name"]: r for r in map(json.loads, open(sys.argv[1]))}
-openssl_sign = None
-for line in open(sys.argv[2]):
-    parts = line.strip().split(":")
-    if parts[0] == "+F2" and len(parts) > 3 and parts[2] == "2048":
-        openssl_sign = float(parts[3])
-bad = [n for n, r in results.items() if r["non2xx"] or r["socket_errors"]]
-print(f"client_credentials issuance, wrk -t{sys.argv[4]} -c{sys.argv[5]} -d{sys.argv[6]}s on loopback, one run")
-print(f"{'server / token':<26}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
-for name, r in results.items():
-    print(f"{name:<26}{r['rps']:>10.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['non2xx']:>9}")
-if openssl_sign:
-    print(f"{'openssl rsa2048 sign, 2 cores':<26}{openssl_sign:>10.0f}")
-def ratio(label, ours, reference, goal):
-    value = ours / reference
-    print(f"{label:<52}{value:>8.2f}  goal >= {goal:g}: {'met' if value >= goal else 'MISSED'}")
-print()
-if openssl_sign:
-    ratio("Tessera RS256 / openssl RSA-2048 two-core sign rate", results["tessera_rs256"]["rps"], openssl_sign, 0.5)
-if sys.argv[3] == "yes":
-    ratio("Tessera ES256 / peer ES256", results["tessera_es256"]["rps"], results["peer_es256"]["rps"], 10)
-    ratio("Tessera opaque / peer ES256 (its fastest token)", results["tessera_opaque"]["rps"], results["peer_es256"]["rps"], 10)
-    ratio("Tessera RS256 / peer RS256", results["tessera_rs256"]["rps"], results["peer_rs256"]["rps"], 1)
+path, openssl_path, peer, threads, connections, duration, single = sys.argv[1:]
+rows = [json.loads(line) for line in open(path)]
+headline = {r["name"]: r for r in rows if r["connections"] == int(connections)}
+single_rows = {r["name"]: r for r in rows if r["connections"] == 1}
+sign = {}
+for line in open(openssl_path):
+    f = line.strip().split(":")
+    if f[0] == "+F2" and f[2] == "2048":
+        sign["rsa2048"] = float(f[3])
+    if f[0] == "+F4" and f[2] == "256":
+        sign["ecdsap256"] = float(f[3])
+if set(sign) != {"rsa2048", "ecdsap256"}:
+    sys.exit(f"could not read the signing rates from openssl speed:\n{open(openssl_path).read()}")
+
+labels = {"tessera_es256": "tessera ES256 JWT", "tessera_rs256": "tessera RS256 JWT", "tessera_opaque": "tessera opaque",
+          "peer_es256": "glewlwyd ES256 JWT", "peer_rs256": "glewlwyd RS256 JWT"}
+print(f"\nPOST /token client_credentials (client_secret_basic), wrk -t{threads} -c{connections} -d{duration}s, "
+      f"and -t1 -c1 -d{single}s, loopback")
+print(f"{'server / token':<22}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
+      f"{'c1 req/s':>10}{'c1 p50':>8}{'c1 p99':>8}{'bytes':>7}")
+for name, r in headline.items():
+    s = single_rows[name]
+    print(f"{labels[name]:<22}{r['rps']:>9.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['non2xx']:>9}"
+          f"{s['rps']:>10.0f}{s['p50_ms']:>8.2f}{s['p99_ms']:>8.2f}{r['response_bytes']:>7}")
+print(f"{'openssl speed -multi 2':<22} rsa2048 {sign['rsa2048']:.0f} sign/s, ecdsap256 {sign['ecdsap256']:.0f} sign/s")
+
+bad = [f"{labels[r['name']]} -c{r['connections']}: {r['non2xx']} non-2xx, {r['socket_errors']} socket errors"
+       for r in rows if r["non2xx"] or r["socket_errors"]]
 if bad:
-    sys.exit(f"invalid run: non-2xx responses or socket errors in {', '.join(bad)}")
+    sys.exit("INVALID RUN, no ratios: " + "; ".join(bad))
+
+def ratio(label, value, goal=None):
+    verdict = f"goal >= {goal:g}: {'goal met' if value >= goal else 'goal missed'}" if goal else "(no goal)"
+    print(f"{label:<62}{value:>7.2f}  {verdict}")
+rps = {name: r["rps"] for name, r in headline.items()}
+print()
+ratio("tessera RS256 / openssl rsa2048 two-core sign/s", rps["tessera_rs256"] / sign["rsa2048"], 0.5)
+ratio("tessera ES256 / openssl ecdsap256 two-core sign/s", rps["tessera_es256"] / sign["ecdsap256"])
+if peer == "yes":
+    ratio("tessera ES256 / glewlwyd ES256", rps["tessera_es256"] / rps["peer_es256"], 10)
+    # The peer issues JWTs only; ES256 is its fastest token endpoint.
+    ratio("tessera opaque / glewlwyd ES256 (the peer's fastest token)", rps["tessera_opaque"] / rps["peer_es256"], 10)
+    ratio("tessera RS256 / glewlwyd RS256", rps["tessera_rs256"] / rps["peer_rs256"])
 PY

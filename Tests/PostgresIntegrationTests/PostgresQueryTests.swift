@@ -111,7 +111,9 @@ struct PostgresQueryTests {
         let error = await #expect(throws: PostgresError.self) { try await pool.query("SELECT 1") }
         #expect(error?.kind == .connection)
         #expect(error?.isConnectionFailure == true)
-        #expect(ContinuousClock.now - start < .seconds(3))
+        // A refused connection must not hang; the bound is loose because the suites run in
+        // parallel on two shared cores (speed itself is measured by benchmarks, not here).
+        #expect(ContinuousClock.now - start < .seconds(20))
         #expect(await pool.ping() == false)
         await pool.close()
     }
