@@ -36,6 +36,14 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.05; done; echo "no answer from $1" >&2; return 1; }
 # RFC 6749 §2.3.1: client_secret_basic form-urlencodes the id and the secret before base64.
+# Share of both cores busy over one second while nothing of ours runs: other jobs on the machine.
+busy() { python3 -c '
+import time
+def sample():
+    f = [int(x) for x in open("/proc/stat").readline().split()[1:8]]
+    return sum(f) - f[3] - f[4], sum(f)
+(b0, t0), _, (b1, t1) = sample(), time.sleep(1), sample()
+print(f"{100 * (b1 - b0) / (t1 - t0):.0f}%")'; }
 basic() { python3 -c 'import base64,sys,urllib.parse as u; print(base64.b64encode((u.quote_plus(sys.argv[1],safe="")+":"+u.quote_plus(sys.argv[2],safe="")).encode()).decode())' "$1" "$2"; }
 
 # check_token NAME URL BASIC EXPECTED: a few sequential requests that must each answer 200 with a
@@ -80,7 +88,7 @@ measure() {
     run "$name" "$url" "$auth" 1 1 "$single_duration"
 }
 
-echo "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start; wrk, servers and PostgreSQL share them"
+echo "$(nproc) cores shared by wrk, the servers and PostgreSQL; machine busy before start: $(busy)"
 
 # The peer first, so that its setup (apt, initdb) is over before anything is measured.
 peer=no
@@ -91,7 +99,9 @@ elif curl -fsS -o /dev/null "$peer_base/glwd/jwks" 2>/dev/null; then
 else
     echo "starting the peer: $peer_dir/setup.sh"
     started_peer=yes
-    if "$peer_dir/setup.sh" >"$work/peer-setup.log" 2>&1 && curl -fsS -o /dev/null "$peer_base/glwd/jwks" 2>/dev/null; then
+    # One retry: the peer's PostgreSQL port lies in the ephemeral range, so a client socket can
+    # hold it for a moment.
+    if { "$peer_dir/setup.sh" >"$work/peer-setup.log" 2>&1 || { sleep 5; "$peer_dir/setup.sh" >"$work/peer-setup.log" 2>&1; }; } && curl -fsS -o /dev/null "$peer_base/glwd/jwks" 2>/dev/null; then
         peer=yes
     else
         tail -20 "$work/peer-setup.log" >&2
@@ -119,6 +129,7 @@ kill "$tessera_pid"; wait "$tessera_pid" 2>/dev/null || true
 tessera_pid=
 
 # The signing ceilings, in the same run, on both cores.
+echo "machine busy before openssl speed: $(busy)"
 openssl speed -seconds "$duration" -multi 2 -mr rsa2048 ecdsap256 >"$work/openssl.txt" 2>"$work/openssl.err" \
     || { cat "$work/openssl.err" >&2; echo "openssl speed failed" >&2; exit 1; }
 
@@ -128,7 +139,7 @@ if [ "$peer" = yes ]; then
     measure peer_rs256 "$peer_base/glwd/token" "$peer_auth" RS256
 fi
 
-echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+echo "machine busy at the end: $(busy)"
 python3 - "$work/results.jsonl" "$work/openssl.txt" "$peer" "$threads" "$connections" "$duration" "$single_duration" <<'PY'
 import json, sys
 path, openssl_path, peer, threads, connections, duration, single = sys.argv[1:]
