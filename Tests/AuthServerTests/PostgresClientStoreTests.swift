@@ -63,18 +63,18 @@ struct PostgresClientStoreTests {
         var events = listener.events.makeAsyncIterator()
         #expect(await events.next() == .connected)
         try await store.create(Self.client(), secretHash: nil)
-        #expect(await events.next() == .notification(channel: PostgresClientStore.channel, payload: "billing"))
+        #expect(await nextAbout("billing", &events) == .notification(channel: PostgresClientStore.channel, payload: "billing"))
         var changed = Self.client()
         changed.name = "Billing v2"
         changed.audiences = ["https://api.example.com", "https://b.example"]
         try await store.update(changed)
-        #expect(await events.next() == .notification(channel: PostgresClientStore.channel, payload: "billing"))
+        #expect(await nextAbout("billing", &events) == .notification(channel: PostgresClientStore.channel, payload: "billing"))
         #expect(try await store.client(id: "billing")?.audiences == ["https://api.example.com", "https://b.example"])
         try await store.setDisabled(id: "billing", true)
-        #expect(await events.next() == .notification(channel: PostgresClientStore.channel, payload: "billing"))
+        #expect(await nextAbout("billing", &events) == .notification(channel: PostgresClientStore.channel, payload: "billing"))
         #expect(try await store.client(id: "billing")?.isDisabled == true)
         try await store.delete(id: "billing")
-        #expect(await events.next() == .notification(channel: PostgresClientStore.channel, payload: "billing"))
+        #expect(await nextAbout("billing", &events) == .notification(channel: PostgresClientStore.channel, payload: "billing"))
         #expect(try await store.client(id: "billing") == nil)
         await #expect(throws: ClientStoreError.notFound("billing")) { try await store.delete(id: "billing") }
         listener.stop()
