@@ -1,4 +1,4 @@
-import Dispatch
+import Foundation
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -18,28 +18,29 @@ public enum ProcessSignals {
 }
 
 /// Catches SIGTERM and SIGINT from the moment it is created until ``wait()`` returns, so a
-/// signal that arrives while a server is still starting is kept, not fatal.
+/// signal that arrives while a server is still starting is kept, not fatal or lost.
 ///
-/// `@unchecked Sendable`: `sources` is set once in `init` and dispatch sources are
-/// thread-safe objects; the waiter synchronises itself.
-public final class TerminationWatch: @unchecked Sendable {
-    private static let signals: [Int32] = [SIGTERM, SIGINT]
+/// The handlers are installed synchronously in `init` (a C handler that writes the signal
+/// number to a pipe, read by a thread of its own), so there is no moment in which a signal
+/// is neither handled nor deadly. One watch is current per process: a newer one takes the
+/// signals over.
+public final class TerminationWatch: Sendable {
     private let waiter = SignalWaiter()
-    private let sources: [any DispatchSourceSignal]
-    private let queue = DispatchQueue(label: "process-signals")
 
     public init() {
-        var started: [any DispatchSourceSignal] = []
-        for number in Self.signals {
-            // Dispatch observes signals only when their default action (terminate) is disabled.
-            System.setSignalIgnored(number, true)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            let waiter = waiter
-            source.setEventHandler { waiter.received(number) }
-            source.resume()
-            started.append(source)
+        let descriptor = System.installTerminationPipe()
+        let waiter = waiter
+        guard descriptor >= 0 else {
+            // No pipe (descriptors exhausted): the default actions stay, so a signal still stops the process.
+            System.restoreTerminationSignals()
+            return
         }
-        sources = started
+        let reader = Thread {
+            if let byte = System.readByte(descriptor) {
+                waiter.received(Int32(byte))
+            }
+        }
+        reader.start()
     }
 
     /// Suspends until the first SIGTERM or SIGINT since creation and returns its number; then
@@ -48,12 +49,7 @@ public final class TerminationWatch: @unchecked Sendable {
         let received = await withCheckedContinuation { continuation in
             waiter.install(continuation)
         }
-        for source in sources {
-            source.cancel()
-        }
-        for number in Self.signals {
-            System.setSignalIgnored(number, false)
-        }
+        System.restoreTerminationSignals()
         return received
     }
 }

@@ -279,8 +279,25 @@ enum System {
     // MARK: Signals
 
     /// Ignores a signal (so it does not terminate the process) or restores its default action.
-    static func setSignalIgnored(_ number: Int32, _ isIgnored: Bool) {
-        _ = signal(number, isIgnored ? SIG_IGN : SIG_DFL)
+    /// Catches SIGTERM and SIGINT into a pipe from now on; returns the pipe's read end.
+    static func installTerminationPipe() -> Int32 {
+        tessera_termination_install()
+    }
+
+    /// Gives SIGTERM and SIGINT their default actions back.
+    static func restoreTerminationSignals() {
+        tessera_termination_restore()
+    }
+
+    /// Blocks until a byte can be read from `descriptor`; nil at end of file or on error.
+    static func readByte(_ descriptor: Int32) -> UInt8? {
+        var byte: UInt8 = 0
+        while true {
+            let count = Glibc.read(descriptor, &byte, 1)
+            if count == 1 { return byte }
+            if count < 0 && errno == EINTR { continue }
+            return nil
+        }
     }
 
     // MARK: Clocks

@@ -46,4 +46,12 @@ int tessera_eventfd_create(void);
 // per connection and closes the fork/exec descriptor-leak race.
 int tessera_accept_nonblocking(int fd, struct sockaddr *address, socklen_t *length);
 
+/// Installs handlers for SIGTERM and SIGINT that write the signal number (one byte) to a
+/// new pipe, and returns the pipe's read end (-1 on failure). Installed synchronously, so
+/// no signal is lost or fatal from this call on. Only one pipe is current per process.
+int tessera_termination_install(void);
+
+/// Restores the default actions of SIGTERM and SIGINT.
+void tessera_termination_restore(void);
+
 #endif
