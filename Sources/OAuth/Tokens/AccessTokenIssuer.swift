@@ -8,9 +8,11 @@ public struct IssuedAccessToken: Sendable {
     public var expiresIn: Int64 { claims.expiresAt - claims.issuedAt }
 
     /// The successful response body (RFC 6749 §5.1); `scope` is always included.
-    public func responseJSON() -> String {
+    /// - Parameter idToken: the OIDC ID token issued with it, if any.
+    public func responseJSON(idToken: String? = nil) -> String {
         "{\"access_token\":\(JSONText.string(token)),\"token_type\":\"Bearer\",\"expires_in\":\(expiresIn),"
-            + "\"scope\":\(JSONText.string(claims.scope.description))}"
+            + "\"scope\":\(JSONText.string(claims.scope.description))"
+            + (idToken.map { ",\"id_token\":\(JSONText.string($0))" } ?? "") + "}"
     }
 }
 
