@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServer
+import JOSE
 import OAuth
 
 /// `POST /login` (the login form) and `GET` and `POST /consent` (the consent form).
