@@ -69,13 +69,15 @@ TRICKS = [
 ]
 
 
-@pytest.mark.parametrize("redirect_uri", TRICKS)
-def test_redirect_uri_tricks_get_an_error_page_and_no_redirect(server, redirect_uri):
-    response = authorize(server, "web", redirect_uri)
-    assert response.status_code == 400, response.text
-    assert "Location" not in response.headers
-    assert response.headers["Content-Type"].startswith("text/html")
-    assert "redirect_uri" in response.text
+def test_redirect_uri_tricks_get_an_error_page_and_no_redirect(server):
+    # One server for every trick (starting one per case would triple the suite's time).
+    wrong = []
+    for redirect_uri in TRICKS:
+        response = authorize(server, "web", redirect_uri)
+        if (response.status_code != 400 or "Location" in response.headers
+                or not response.headers["Content-Type"].startswith("text/html") or "redirect_uri" not in response.text):
+            wrong.append((redirect_uri, response.status_code, response.headers.get("Location")))
+    assert wrong == []
 
 
 def test_unknown_client_and_missing_redirect_uri_get_an_error_page(server):
@@ -94,15 +96,11 @@ def test_exact_uri_is_accepted(server):
     assert 'name="username"' in response.text
 
 
-@pytest.mark.parametrize("redirect_uri", ["http://127.0.0.1:51234/cb", "http://127.0.0.1/cb"])
-def test_public_loopback_client_may_use_any_port(server, redirect_uri):
-    response = authorize(server, "native", redirect_uri)
-    assert response.status_code == 200, response.text
-
-
-@pytest.mark.parametrize("redirect_uri", ["http://localhost:51234/cb", "http://127.0.0.1:51234/cb/x",
-                                          "http://127.0.0.1.evil.example:51234/cb", "http://127.0.0.1:99999/cb"])
-def test_public_loopback_port_flexibility_does_not_stretch_further(server, redirect_uri):
-    response = authorize(server, "native", redirect_uri)
-    assert response.status_code == 400
-    assert "Location" not in response.headers
+def test_public_loopback_client_may_use_any_port_and_nothing_more(server):
+    for redirect_uri in ["http://127.0.0.1:51234/cb", "http://127.0.0.1/cb"]:
+        assert authorize(server, "native", redirect_uri).status_code == 200, redirect_uri
+    for redirect_uri in ["http://localhost:51234/cb", "http://127.0.0.1:51234/cb/x", "http://127.0.0.1.evil.example:51234/cb",
+                         "http://127.0.0.1:99999/cb"]:
+        response = authorize(server, "native", redirect_uri)
+        assert response.status_code == 400, redirect_uri
+        assert "Location" not in response.headers
