@@ -50,7 +50,7 @@ struct WellKnownEndpoints: Sendable {
             "jwks_uri": issuer.endpoint(jwksPath),
             "token_endpoint": issuer.endpoint(TokenEndpoint.path),
             "grant_types_supported": TokenEndpoint.supportedGrantTypes.map(\.rawValue),
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+            "token_endpoint_auth_methods_supported": Client.AuthMethod.allCases.map(\.rawValue),
             "token_endpoint_auth_signing_alg_values_supported": JWSAlgorithm.allCases.map(\.rawValue),
             "authorization_endpoint": issuer.endpoint(AuthorizationEndpoint.path),
             "userinfo_endpoint": issuer.endpoint(UserInfoEndpoint.path),
