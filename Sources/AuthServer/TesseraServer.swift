@@ -43,12 +43,14 @@ public final class TesseraServer: Sendable {
             health: HealthEndpoints(pool: pool),
             wellKnown: WellKnownEndpoints(issuer: configuration.issuer, keys: keys, maxAge: Int(configuration.jwksMaxAge)),
             token: TokenEndpoint(clients: clients, keys: keys, issuer: tokenIssuer, login: browserLogin,
+                                 refresh: RefreshService(pool: pool, kek: keys.manager.kek, idleLifetime: configuration.refreshIdleTTL,
+                                                         absoluteLifetime: configuration.refreshAbsoluteTTL),
                                  idTokenLifetime: Int64(configuration.idTokenTTL), logger: logger),
             authorization: AuthorizationEndpoint(login: browserLogin, logger: logger),
             login: LoginEndpoint(login: browserLogin, logger: logger),
             userInfo: UserInfoEndpoint(verifier: AccessTokenVerifier(issuer: configuration.issuer.url, opaqueKeys: tokenIssuer.opaqueKeys),
                                        keys: keys, store: browserLogin.store, users: browserLogin.users, logger: logger),
-            logout: LogoutEndpoint(login: browserLogin, keys: keys, logger: logger))
+            logout: LogoutEndpoint(login: browserLogin, keys: keys, refreshTokens: PostgresRefreshTokenStore(pool: pool), logger: logger))
         self.http = HTTPServer(configuration: httpConfiguration, responder: routes.router(), log: { message in
             logger.warning(message, ["component": "http"])
         })

@@ -58,7 +58,7 @@ struct WellKnownEndpoints: Sendable {
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
             "code_challenge_methods_supported": [PKCE.method],
-            "scopes_supported": ["openid", "profile", "email"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
             "claims_supported": UserInfo.supportedClaims,
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": JWSAlgorithm.allCases.map(\.rawValue),
