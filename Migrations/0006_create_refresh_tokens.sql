@@ -25,6 +25,7 @@ CREATE TABLE refresh_token_families (
 CREATE INDEX refresh_token_families_user ON refresh_token_families (user_id, client_id);
 CREATE INDEX refresh_token_families_sid ON refresh_token_families (sid) WHERE sid IS NOT NULL;
 CREATE INDEX refresh_token_families_expiry ON refresh_token_families (expires_at);
+CREATE INDEX refresh_token_families_revoked ON refresh_token_families (revoked_at) WHERE revoked_at IS NOT NULL;
 
 CREATE TABLE refresh_tokens (
     token_sha256  bytea       PRIMARY KEY,

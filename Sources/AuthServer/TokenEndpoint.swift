@@ -47,18 +47,7 @@ struct TokenEndpoint: Sendable {
         guard let grantType = Client.GrantType(rawValue: grantTypeName), Self.supportedGrantTypes.contains(grantType) else {
             throw OAuthError(.unsupportedGrantType, "The grant type is not supported.", detail: "grant_type \(grantTypeName.prefix(64))")
         }
-        let authentication = ClientAuthenticationRequest(
-            authorization: request.headers["Authorization"], parameters: form.parameters, sourceAddress: request.remoteAddress)
-        let authenticated: AuthenticatedClient
-        do {
-            authenticated = try await clients.authenticator.authenticate(authentication)
-        } catch let error as OAuthError where error.code == .invalidClient {
-            // A throttled client or address is told when to try again.
-            if let wait = clients.authenticator.retryAfter(for: authentication) {
-                throw ThrottledFailure(error: error, retryAfter: AuthenticationThrottle.retryAfterSeconds(wait))
-            }
-            throw error
-        }
+        let authenticated = try await clients.authenticate(request, form: form)
         let client = authenticated.client
         // RFC 6749 §5.2 unauthorized_client: "The authenticated client is not authorized to use this authorization grant type."
         guard client.grantTypes.contains(grantType) else {

@@ -53,6 +53,8 @@ struct WellKnownEndpoints: Sendable {
             "token_endpoint_auth_methods_supported": Client.AuthMethod.allCases.map(\.rawValue),
             "token_endpoint_auth_signing_alg_values_supported": JWSAlgorithm.allCases.map(\.rawValue),
             "authorization_endpoint": issuer.endpoint(AuthorizationEndpoint.path),
+            "revocation_endpoint": issuer.endpoint(RevocationEndpoint.path),
+            "revocation_endpoint_auth_methods_supported": Client.AuthMethod.allCases.map(\.rawValue),
             "userinfo_endpoint": issuer.endpoint(UserInfoEndpoint.path),
             "end_session_endpoint": issuer.endpoint(LogoutEndpoint.path),
             "response_types_supported": ["code"],

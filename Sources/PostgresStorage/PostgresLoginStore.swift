@@ -243,24 +243,5 @@ public struct PostgresLoginStore: Sendable {
         if inserted == 1 { try connection.query("SELECT pg_notify(\(revocationChannel), \(jti))") }
     }
 
-    // MARK: Cleanup
-
-    /// Deletes expired sessions, interactions, revocations and codes.
-    @discardableResult
-    public func purgeExpired() async throws -> Int {
-        try await pool.withConnection { connection in
-            var deleted = 0
-            for table in ["login_sessions", "authorization_interactions", "revoked_access_tokens"] {
-                deleted += try connection.query(PostgresQuery(unsafeSQL: "DELETE FROM \(table) WHERE expires_at <= now()")).affectedRows
-            }
-            // A redeemed code is kept while the token issued from it lives, so that a replay still revokes it.
-            deleted += try connection.query("""
-                DELETE FROM authorization_codes
-                WHERE expires_at <= now() AND (access_token_expires_at IS NULL OR access_token_expires_at <= now())
-                """).affectedRows
-            return deleted
-        }
-    }
-
     static let userColumns = "u.id, u.username, u.email, u.email_verified, u.name, u.disabled, u.created_at, u.updated_at, u.password_changed_at"
 }
