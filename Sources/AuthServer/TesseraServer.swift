@@ -13,6 +13,7 @@ public final class TesseraServer: Sendable {
     public let clients: ClientService
     let browserLogin: BrowserLogin
     let janitor: Janitor
+    let revocations: RevocationService
     private let http: HTTPServer
 
     /// How long a graceful shutdown waits for in-flight requests before closing them.
@@ -41,6 +42,8 @@ public final class TesseraServer: Sendable {
             sessionTTL: configuration.sessionTTL, argon2Parameters: configuration.argon2, logger: logger)
         self.browserLogin = browserLogin
         self.janitor = Janitor(store: PostgresJanitor(pool: pool), interval: configuration.janitorInterval, logger: logger)
+        let revocations = RevocationService(store: browserLogin.store, listenerConfiguration: listenerConfiguration, logger: logger)
+        self.revocations = revocations
         let verifier = AccessTokenVerifier(issuer: configuration.issuer.url, opaqueKeys: tokenIssuer.opaqueKeys)
         let routes = Routes(
             health: HealthEndpoints(pool: pool),
@@ -52,7 +55,7 @@ public final class TesseraServer: Sendable {
             authorization: AuthorizationEndpoint(login: browserLogin, logger: logger),
             login: LoginEndpoint(login: browserLogin, logger: logger),
             userInfo: UserInfoEndpoint(verifier: verifier,
-                                       keys: keys, store: browserLogin.store, users: browserLogin.users, logger: logger),
+                                       keys: keys, revocations: revocations, users: browserLogin.users, logger: logger),
             logout: LogoutEndpoint(login: browserLogin, keys: keys, refreshTokens: PostgresRefreshTokenStore(pool: pool), logger: logger),
             revocation: RevocationEndpoint(clients: clients, keys: keys, verifier: verifier, loginStore: browserLogin.store,
                                            refreshTokens: PostgresRefreshTokenStore(pool: pool), logger: logger))
@@ -80,6 +83,7 @@ public final class TesseraServer: Sendable {
         keys.start()
         clients.start()
         janitor.start()
+        revocations.start()
         try http.start()
         logger.info("listening", ["address": "\(configuration.listen.host):\(http.localPort)", "issuer": configuration.issuer.url])
     }
@@ -94,6 +98,7 @@ public final class TesseraServer: Sendable {
         await keys.stop()
         await clients.stop()
         await janitor.stop()
+        await revocations.stop()
         await pool.close()
         logger.info("stopped")
     }

@@ -229,6 +229,17 @@ public struct PostgresLoginStore: Sendable {
         }
     }
 
+    /// Every revocation whose token has not expired yet: jti → expiry in seconds since the epoch.
+    public func unexpiredRevocations() async throws -> [String: Int64] {
+        try await pool.withConnection { connection in
+            var revoked: [String: Int64] = [:]
+            for row in try connection.query("SELECT jti, expires_at FROM revoked_access_tokens WHERE expires_at > now()") {
+                revoked[try row.decode("jti", as: String.self)] = Int64(try row.decode("expires_at", as: Date.self).timeIntervalSince1970)
+            }
+            return revoked
+        }
+    }
+
     public func isAccessTokenRevoked(jti: String) async throws -> Bool {
         try await pool.withConnection { connection in
             try connection.query("SELECT 1 FROM revoked_access_tokens WHERE jti = \(jti)").count == 1

@@ -1,0 +1,105 @@
+import Foundation
+import Postgres
+import PostgresStorage
+import Synchronization
+
+/// The revoked access tokens, held in memory and kept current through `NOTIFY tessera_revocations`.
+///
+/// Every instance loads the unexpired revocations at start and adds each one announced on the
+/// channel, so a revocation made on any instance is seen everywhere as soon as the notification
+/// arrives. A full reload every ``reloadInterval`` repairs anything missed and forgets expired
+/// entries. While the notification connection is down (or before the first load) the set is
+/// not trusted: every question goes to PostgreSQL until a reload after reconnecting has finished.
+final class RevocationService: Sendable {
+    let store: PostgresLoginStore
+    private let listener: PostgresListener?
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let tasks = BackgroundTasks()
+
+    /// The fallback reload period, in case a notification is lost.
+    static let reloadInterval: Duration = .seconds(30)
+
+    private struct State {
+        /// jti → expiry (seconds since the epoch).
+        var revoked: [String: Int64] = [:]
+        /// Whether `revoked` is complete: loaded after the listener connected, with no disconnect since.
+        var isSynchronized = false
+        /// Bumped by every disconnect, so that a reload that raced one does not claim synchronisation.
+        var epoch: UInt64 = 0
+    }
+
+    init(store: PostgresLoginStore, listenerConfiguration: PostgresConfiguration?, logger: Logger) {
+        self.store = store
+        self.logger = logger
+        listener = listenerConfiguration.map { PostgresListener(configuration: $0, channels: [PostgresLoginStore.revocationChannel]) }
+    }
+
+    /// Whether the access token `jti` is revoked: from memory while synchronised, else from PostgreSQL.
+    func isRevoked(jti: String) async throws -> Bool {
+        let known: Bool? = state.withLock { state in
+            guard state.isSynchronized else { return nil }
+            return state.revoked[jti] != nil
+        }
+        if let known { return known }
+        return try await store.isAccessTokenRevoked(jti: jti)
+    }
+
+    /// Whether answers come from memory (for tests and metrics).
+    var isSynchronized: Bool { state.withLock { $0.isSynchronized } }
+
+    func start() {
+        guard let listener else { return }
+        listener.start()
+        tasks.add([
+            Task { [self] in
+                for await event in listener.events {
+                    switch event {
+                    case .notification(_, let jti):
+                        // The expiry is not in the notification; the next reload replaces the guess.
+                        let guess = Int64(Date().timeIntervalSince1970) + 86_400
+                        state.withLock { $0.revoked[jti] = $0.revoked[jti] ?? guess }
+                    case .connected:
+                        await reload()
+                    case .disconnected:
+                        state.withLock { state in
+                            state.isSynchronized = false
+                            state.epoch &+= 1
+                        }
+                        logger.warning("revocation notifications lost; asking PostgreSQL until resynchronised")
+                    }
+                }
+            },
+            Task { [self] in
+                while !Task.isCancelled {
+                    do { try await Task.sleep(for: Self.reloadInterval) } catch { return }
+                    if isSynchronized { await reload() }
+                }
+            },
+        ])
+    }
+
+    func stop() async {
+        listener?.stop()
+        await tasks.stopAll()
+    }
+
+    /// Loads every unexpired revocation; marks the set synchronised unless the listener
+    /// disconnected meanwhile. Notifications that arrive during the load are kept.
+    private func reload() async {
+        let epoch = state.withLock { $0.epoch }
+        do {
+            let loaded = try await store.unexpiredRevocations()
+            state.withLock { state in
+                guard state.epoch == epoch else { return }
+                let now = Int64(Date().timeIntervalSince1970)
+                var merged = loaded
+                for (jti, expiry) in state.revoked where merged[jti] == nil && expiry > now { merged[jti] = expiry }
+                state.revoked = merged
+                state.isSynchronized = true
+            }
+        } catch {
+            logger.warning("revocations not reloaded", ["error": "\(error)"])
+        }
+    }
+}
