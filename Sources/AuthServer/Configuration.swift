@@ -26,6 +26,12 @@ public struct Configuration: Sendable, Equatable {
     public var logLevel: LogLevel
     /// Access-token lifetime for clients without one of their own.
     public var accessTokenTTL: TimeInterval = 600
+    /// Authorization-code lifetime (RFC 6749 §4.1.2: "A maximum authorization code lifetime of 10 minutes is RECOMMENDED").
+    public var codeTTL: TimeInterval = 60
+    /// How long a browser login session lasts from sign-in.
+    public var sessionTTL: TimeInterval = 12 * 3_600
+    /// ID-token lifetime.
+    public var idTokenTTL: TimeInterval = 3_600
     /// Argon2id cost of newly hashed client secrets and passwords (OWASP's recommended
     /// minimum by default: 19 MiB, 2 passes, 1 lane). Existing hashes keep their own.
     public var argon2: Argon2Parameters = Argon2Parameters()
@@ -59,6 +65,9 @@ public struct Configuration: Sendable, Equatable {
         public static let keyRotationPeriod = "TESSERA_KEY_ROTATION_PERIOD"
         public static let jwksMaxAge = "TESSERA_JWKS_MAX_AGE"
         public static let accessTokenTTL = "TESSERA_ACCESS_TOKEN_TTL"
+        public static let codeTTL = "TESSERA_CODE_TTL"
+        public static let sessionTTL = "TESSERA_SESSION_TTL"
+        public static let idTokenTTL = "TESSERA_ID_TOKEN_TTL"
         public static let argon2Memory = "TESSERA_ARGON2_MEMORY_KIB"
         public static let argon2Iterations = "TESSERA_ARGON2_ITERATIONS"
         public static let argon2Parallelism = "TESSERA_ARGON2_PARALLELISM"
@@ -134,6 +143,16 @@ public struct Configuration: Sendable, Equatable {
             throw ConfigurationError(setting: Variable.accessTokenTTL, message: "must be a duration from 1s to 24h, such as 10m (got \"\(ttlText)\")")
         }
         configuration.accessTokenTTL = ttl
+        func duration(_ variable: String, default fallback: String, range: ClosedRange<TimeInterval>, example: String) throws(ConfigurationError) -> TimeInterval {
+            let text = value(nil, variable) ?? fallback
+            guard let seconds = DurationText.seconds(text), range.contains(seconds) else {
+                throw ConfigurationError(setting: variable, message: "must be a duration from \(Int(range.lowerBound))s to \(Int(range.upperBound))s, such as \(example) (got \"\(text)\")")
+            }
+            return seconds
+        }
+        configuration.codeTTL = try duration(Variable.codeTTL, default: "60s", range: 1...600, example: "60s")
+        configuration.sessionTTL = try duration(Variable.sessionTTL, default: "12h", range: 60...(30 * 86_400), example: "12h")
+        configuration.idTokenTTL = try duration(Variable.idTokenTTL, default: "1h", range: 60...86_400, example: "1h")
         func number(_ variable: String, default fallback: UInt32) throws(ConfigurationError) -> UInt32 {
             guard let text = value(nil, variable) else { return fallback }
             guard text.count <= 9, text.allSatisfy(\.isASCIIDigit), let parsed = UInt32(text) else {

@@ -31,9 +31,11 @@ enum OAuthErrorResponse {
             }
         case .invalidToken:
             status = .unauthorized
-            headers.add(name: "WWW-Authenticate", value: "Bearer error=\"invalid_token\", error_description=\"\(error.sanitizedDescription)\"")
+            // RFC 6750 §3: the error travels in WWW-Authenticate (a quoted-string: no '"' or '\\' in sanitizedDescription).
+            headers.add(name: "WWW-Authenticate", value: "Bearer realm=\"tessera\", error=\"invalid_token\", error_description=\"\(error.sanitizedDescription)\"")
         case .insufficientScope:
             status = .forbidden
+            headers.add(name: "WWW-Authenticate", value: "Bearer realm=\"tessera\", error=\"insufficient_scope\", error_description=\"\(error.sanitizedDescription)\"")
         case .serverError:
             status = .internalServerError
         case .temporarilyUnavailable:

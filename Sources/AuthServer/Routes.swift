@@ -5,6 +5,10 @@ struct Routes: Sendable {
     let health: HealthEndpoints
     let wellKnown: WellKnownEndpoints
     let token: TokenEndpoint
+    let authorization: AuthorizationEndpoint
+    let login: LoginEndpoint
+    let userInfo: UserInfoEndpoint
+    let logout: LogoutEndpoint
 
     func router() -> Router {
         var router = Router()
@@ -18,6 +22,16 @@ struct Routes: Sendable {
         for method in [HTTPMethod.POST, .GET, .PUT, .DELETE, .PATCH] {
             router.add(method, TokenEndpoint.path) { request in await token.token(request) }
         }
+        router.add(.GET, AuthorizationEndpoint.path) { request in await authorization.authorize(request) }
+        router.add(.POST, AuthorizationEndpoint.path) { request in await authorization.authorize(request) }
+        router.add(.POST, LoginEndpoint.loginPath) { request in await login.submitLogin(request) }
+        router.add(.GET, LoginEndpoint.consentPath) { request in await login.showConsent(request) }
+        router.add(.POST, LoginEndpoint.consentPath) { request in await login.submitConsent(request) }
+        router.add(.GET, UserInfoEndpoint.path) { request in await userInfo.userinfo(request) }
+        router.add(.POST, UserInfoEndpoint.path) { request in await userInfo.userinfo(request) }
+        router.add(.GET, LogoutEndpoint.path) { request in await logout.logout(request) }
+        router.add(.POST, LogoutEndpoint.path) { request in await logout.logout(request) }
+        router.add(.GET, Pages.stylesheetPath) { request in Pages.stylesheet(request) }
         return router
     }
 }

@@ -11,6 +11,7 @@ public final class TesseraServer: Sendable {
     public let logger: Logger
     public let keys: KeyService
     public let clients: ClientService
+    let browserLogin: BrowserLogin
     private let http: HTTPServer
 
     /// How long a graceful shutdown waits for in-flight requests before closing them.
@@ -34,10 +35,20 @@ public final class TesseraServer: Sendable {
         var httpConfiguration = httpConfiguration ?? HTTPServerConfiguration(host: configuration.listen.host, port: configuration.listen.port)
         httpConfiguration.host = configuration.listen.host
         httpConfiguration.port = configuration.listen.port
+        let browserLogin = BrowserLogin(
+            pool: pool, clients: clients, issuer: configuration.issuer, kek: keys.manager.kek, codeTTL: configuration.codeTTL,
+            sessionTTL: configuration.sessionTTL, argon2Parameters: configuration.argon2, logger: logger)
+        self.browserLogin = browserLogin
         let routes = Routes(
             health: HealthEndpoints(pool: pool),
             wellKnown: WellKnownEndpoints(issuer: configuration.issuer, keys: keys, maxAge: Int(configuration.jwksMaxAge)),
-            token: TokenEndpoint(clients: clients, keys: keys, issuer: tokenIssuer, logger: logger))
+            token: TokenEndpoint(clients: clients, keys: keys, issuer: tokenIssuer, login: browserLogin,
+                                 idTokenLifetime: Int64(configuration.idTokenTTL), logger: logger),
+            authorization: AuthorizationEndpoint(login: browserLogin, logger: logger),
+            login: LoginEndpoint(login: browserLogin, logger: logger),
+            userInfo: UserInfoEndpoint(verifier: AccessTokenVerifier(issuer: configuration.issuer.url, opaqueKeys: tokenIssuer.opaqueKeys),
+                                       keys: keys, store: browserLogin.store, users: browserLogin.users, logger: logger),
+            logout: LogoutEndpoint(login: browserLogin, keys: keys, logger: logger))
         self.http = HTTPServer(configuration: httpConfiguration, responder: routes.router(), log: { message in
             logger.warning(message, ["component": "http"])
         })
@@ -61,6 +72,7 @@ public final class TesseraServer: Sendable {
     public func start() throws {
         keys.start()
         clients.start()
+        browserLogin.start()
         try http.start()
         logger.info("listening", ["address": "\(configuration.listen.host):\(http.localPort)", "issuer": configuration.issuer.url])
     }
@@ -74,6 +86,7 @@ public final class TesseraServer: Sendable {
         await http.shutdown(deadline: Self.shutdownGrace)
         await keys.stop()
         await clients.stop()
+        await browserLogin.stop()
         await pool.close()
         logger.info("stopped")
     }

@@ -8,12 +8,15 @@ struct TokenEndpoint: Sendable {
     let clients: ClientService
     let keys: KeyService
     let issuer: AccessTokenIssuer
+    let login: BrowserLogin
+    /// ID-token lifetime in seconds.
+    let idTokenLifetime: Int64
     let logger: Logger
 
     static let path = "/token"
 
     /// The grant types this server implements; discovery lists the same.
-    static let supportedGrantTypes: [Client.GrantType] = [.clientCredentials]
+    static let supportedGrantTypes: [Client.GrantType] = [.authorizationCode, .clientCredentials]
 
     func token(_ request: HTTPRequest) async -> HTTPResponse {
         let scheme = Self.authorizationScheme(request)
@@ -69,9 +72,58 @@ struct TokenEndpoint: Sendable {
             logger.debug("access token issued", ["client_id": client.id, "grant_type": grantType.rawValue, "jti": issued.claims.jwtID,
                                                  "format": client.accessTokenFormat.rawValue])
             return HTTPResponse(status: .ok, headers: OAuthErrorResponse.noStoreJSON, body: Array(issued.responseJSON().utf8))
-        case .authorizationCode, .refreshToken:
+        case .authorizationCode:
+            return try await redeem(form, client: client)
+        case .refreshToken:
             throw OAuthError(.unsupportedGrantType, "The grant type is not supported.")
         }
+    }
+
+    /// The authorization-code grant (RFC 6749 §4.1.3): redeem the code once, check it, issue
+    /// the access token and, for OpenID requests, the ID token.
+    private func redeem(_ form: TokenRequest, client: Client) async throws -> HTTPResponse {
+        let (code, redirectURI, verifier) = try AuthorizationCodeGrant.parameters(form)
+        let now = Date()
+        let issuedAt = now.timeIntervalSince1970.rounded(.down)
+        // The token's id and expiry are fixed before the redemption commits, so that they are
+        // recorded with it and a replay of the code can revoke the token.
+        let jwtID = AccessTokenIssuer.newJWTID()
+        let expiresAt = Date(timeIntervalSince1970: issuedAt + TimeInterval(issuer.lifetime(for: client)))
+        let record: AuthorizationCode
+        switch try await login.store.redeemCode(hash: AuthorizationCode.hash(code), accessTokenJTI: jwtID, accessTokenExpiresAt: expiresAt) {
+        case .redeemed(let redeemed):
+            record = redeemed
+        case .alreadyRedeemed:
+            logger.warning("authorization code reused; the token issued from it is revoked", ["event": "code_reuse", "client_id": client.id])
+            throw AuthorizationCodeGrant.failure("code already redeemed")
+        case .expired:
+            throw AuthorizationCodeGrant.failure("code expired")
+        case .notFound:
+            throw AuthorizationCodeGrant.failure("unknown code")
+        }
+        // The code is consumed now, whatever the checks below decide.
+        try AuthorizationCodeGrant.check(record, client: client, redirectURI: redirectURI, verifier: verifier)
+        guard let user = try await login.users.user(id: record.userID), !user.isDisabled else {
+            throw AuthorizationCodeGrant.failure("user \(record.userID) deleted or disabled")
+        }
+        let ring = keys.current.ring
+        let issued = try issuer.issue(client: client, subject: user.subject, scope: record.scope, audience: record.audiences, ring: ring,
+                                      now: now, jwtID: jwtID)
+        var idToken: String?
+        if record.scope.contains("openid") {
+            guard let key = ring.signingKey(for: client.idTokenSigningAlgorithm) else {
+                throw OAuthError(.temporarilyUnavailable, "No signing key is available yet; try again shortly.",
+                                 detail: "no active \(client.idTokenSigningAlgorithm.rawValue) key")
+            }
+            let claims = IDTokenClaims(
+                issuer: issuer.issuer, subject: user.subject, audience: client.id, issuedAt: issued.claims.issuedAt,
+                expiresAt: issued.claims.issuedAt + idTokenLifetime, authTime: Int64(record.authTime.timeIntervalSince1970.rounded(.down)),
+                nonce: record.nonce, accessTokenHash: IDTokenClaims.accessTokenHash(issued.token), sessionID: record.sid)
+            idToken = try claims.sign(key: key)
+        }
+        logger.info("tokens issued", ["event": "token_issued", "client_id": client.id, "grant_type": "authorization_code", "sub": user.subject,
+                                      "jti": jwtID, "aud": record.audiences.joined(separator: " ")])
+        return HTTPResponse(status: .ok, headers: OAuthErrorResponse.noStoreJSON, body: Array(issued.responseJSON(idToken: idToken).utf8))
     }
 
     private func log(_ error: OAuthError, _ request: HTTPRequest) {

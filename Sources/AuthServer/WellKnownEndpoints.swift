@@ -1,6 +1,7 @@
 import Foundation
 import HTTPServer
 import JOSE
+import OAuth
 
 /// `/.well-known/jwks.json` and the discovery documents
 /// (`/.well-known/openid-configuration`, `/.well-known/oauth-authorization-server`).
@@ -49,8 +50,24 @@ struct WellKnownEndpoints: Sendable {
             "jwks_uri": issuer.endpoint(jwksPath),
             "token_endpoint": issuer.endpoint(TokenEndpoint.path),
             "grant_types_supported": TokenEndpoint.supportedGrantTypes.map(\.rawValue),
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+            "token_endpoint_auth_methods_supported": Client.AuthMethod.allCases.map(\.rawValue),
             "token_endpoint_auth_signing_alg_values_supported": JWSAlgorithm.allCases.map(\.rawValue),
+            "authorization_endpoint": issuer.endpoint(AuthorizationEndpoint.path),
+            "userinfo_endpoint": issuer.endpoint(UserInfoEndpoint.path),
+            "end_session_endpoint": issuer.endpoint(LogoutEndpoint.path),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "code_challenge_methods_supported": [PKCE.method],
+            "scopes_supported": ["openid", "profile", "email"],
+            "claims_supported": UserInfo.supportedClaims,
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": JWSAlgorithm.allCases.map(\.rawValue),
+            "prompt_values_supported": AuthorizationRequest.Prompt.allCases.map(\.rawValue),
+            // RFC 9207 §3: the iss parameter is in every authorization response.
+            "authorization_response_iss_parameter_supported": true,
+            "request_parameter_supported": false,
+            "request_uri_parameter_supported": false,
+            "claims_parameter_supported": false,
         ]
         let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return Array(data)

@@ -30,7 +30,7 @@ public struct PostgresClientStore: Sendable {
     static let columns = """
         id, name, client_type, auth_method, grant_types, redirect_uris, allowed_scopes, default_scopes, audiences,
         access_token_format, access_token_ttl_seconds, signing_algorithm, skip_consent, introspect_audiences,
-        jwks::text AS jwks, disabled, created_at, updated_at
+        jwks::text AS jwks, disabled, created_at, updated_at, post_logout_redirect_uris, id_token_signing_algorithm
         """
 
     // MARK: Reading
@@ -98,12 +98,13 @@ public struct PostgresClientStore: Sendable {
                 try connection.query("""
                     INSERT INTO clients (id, name, client_type, auth_method, grant_types, redirect_uris, allowed_scopes,
                         default_scopes, audiences, access_token_format, access_token_ttl_seconds, signing_algorithm,
-                        skip_consent, introspect_audiences, jwks, disabled)
+                        skip_consent, introspect_audiences, jwks, disabled, post_logout_redirect_uris, id_token_signing_algorithm)
                     VALUES (\(client.id), \(client.name), \(client.type.rawValue), \(client.authMethod.rawValue),
                         \(client.grantTypes.map(\.rawValue).sorted()), \(client.redirectURIs), \(client.allowedScopes.tokens.sorted()),
                         \(client.defaultScopes.tokens.sorted()), \(client.audiences), \(client.accessTokenFormat.rawValue),
                         \(client.accessTokenLifetime.map { Int($0) }), \(client.signingAlgorithm.rawValue), \(client.skipsConsent),
-                        \(client.introspectableAudiences), \(try Self.encode(client.jwks))::jsonb, \(client.isDisabled))
+                        \(client.introspectableAudiences), \(try Self.encode(client.jwks))::jsonb, \(client.isDisabled),
+                        \(client.postLogoutRedirectURIs), \(client.idTokenSigningAlgorithm.rawValue))
                     """)
                 if let secretHash {
                     try connection.query("INSERT INTO client_secrets (client_id, secret_hash, created_at) VALUES (\(client.id), \(secretHash), clock_timestamp())")
@@ -125,7 +126,9 @@ public struct PostgresClientStore: Sendable {
                     audiences = \(client.audiences), access_token_format = \(client.accessTokenFormat.rawValue),
                     access_token_ttl_seconds = \(client.accessTokenLifetime.map { Int($0) }), signing_algorithm = \(client.signingAlgorithm.rawValue),
                     skip_consent = \(client.skipsConsent), introspect_audiences = \(client.introspectableAudiences),
-                    jwks = \(try Self.encode(client.jwks))::jsonb, disabled = \(client.isDisabled), updated_at = now()
+                    jwks = \(try Self.encode(client.jwks))::jsonb, disabled = \(client.isDisabled),
+                    post_logout_redirect_uris = \(client.postLogoutRedirectURIs),
+                    id_token_signing_algorithm = \(client.idTokenSigningAlgorithm.rawValue), updated_at = now()
                 WHERE id = \(client.id)
                 """)
             guard rows.affectedRows == 1 else { return false }
@@ -214,6 +217,9 @@ public struct PostgresClientStore: Sendable {
         guard let method = Client.AuthMethod(rawValue: try row.decode("auth_method", as: String.self)) else { throw corrupt("auth_method") }
         guard let format = Client.TokenFormat(rawValue: try row.decode("access_token_format", as: String.self)) else { throw corrupt("access_token_format") }
         guard let algorithm = JWSAlgorithm(rawValue: try row.decode("signing_algorithm", as: String.self)) else { throw corrupt("signing_algorithm") }
+        guard let idTokenAlgorithm = JWSAlgorithm(rawValue: try row.decode("id_token_signing_algorithm", as: String.self)) else {
+            throw corrupt("id_token_signing_algorithm")
+        }
         var grants = Set<Client.GrantType>()
         for name in try row.decode("grant_types", as: [String].self) {
             guard let grant = Client.GrantType(rawValue: name) else { throw corrupt("grant_types") }
@@ -229,7 +235,8 @@ public struct PostgresClientStore: Sendable {
             defaultScopes: Scope(try row.decode("default_scopes", as: [String].self)),
             audiences: try row.decode("audiences", as: [String].self), accessTokenFormat: format,
             accessTokenLifetime: try row.decode("access_token_ttl_seconds", as: Int?.self).map { TimeInterval($0) },
-            signingAlgorithm: algorithm, skipsConsent: try row.decode("skip_consent", as: Bool.self),
+            signingAlgorithm: algorithm, idTokenSigningAlgorithm: idTokenAlgorithm,
+            postLogoutRedirectURIs: try row.decode("post_logout_redirect_uris", as: [String].self), skipsConsent: try row.decode("skip_consent", as: Bool.self),
             introspectableAudiences: try row.decode("introspect_audiences", as: [String].self), jwks: jwks,
             isDisabled: try row.decode("disabled", as: Bool.self),
             createdAt: try row.decode("created_at", as: Date.self), updatedAt: try row.decode("updated_at", as: Date.self))

@@ -78,6 +78,8 @@ struct Clients: AsyncParsableCommand {
         @Option(name: .customLong("token-format"), help: "Access-token format: jwt or opaque.") var tokenFormat: String?
         @Option(name: .customLong("access-token-ttl"), help: "Access-token lifetime for this client, e.g. 5m (default: the server's TESSERA_ACCESS_TOKEN_TTL).") var accessTokenTTL: String?
         @Option(name: .customLong("signing-alg"), help: "JWT signing algorithm: ES256 or RS256.") var signingAlgorithm: String?
+        @Option(name: .customLong("id-token-signing-alg"), help: "ID-token signing algorithm: RS256 (default) or ES256.") var idTokenSigningAlgorithm: String?
+        @Option(name: .customLong("post-logout-redirect-uris"), help: "Space-separated URIs RP-initiated logout may return to, matched exactly.") var postLogoutRedirectURIs: String?
         @Option(name: .customLong("skip-consent"), help: "true or false: skip the consent page (first-party clients).") var skipConsent: Bool?
         @Option(name: .customLong("introspect-audiences"), help: "Space-separated audiences whose tokens this client may introspect.") var introspectAudiences: String?
         @Option(help: "The client's public JWKS for private_key_jwt: a JSON document, or @FILE.") var jwks: String?
@@ -129,6 +131,11 @@ struct Clients: AsyncParsableCommand {
                 guard let parsed = JWSAlgorithm(rawValue: signingAlgorithm) else { fail("--signing-alg must be ES256 or RS256", code: 2) }
                 client.signingAlgorithm = parsed
             }
+            if let idTokenSigningAlgorithm {
+                guard let parsed = JWSAlgorithm(rawValue: idTokenSigningAlgorithm) else { fail("--id-token-signing-alg must be RS256 or ES256", code: 2) }
+                client.idTokenSigningAlgorithm = parsed
+            }
+            if let postLogoutRedirectURIs { client.postLogoutRedirectURIs = Self.list(postLogoutRedirectURIs) }
             if let skipConsent { client.skipsConsent = skipConsent }
             if let introspectAudiences { client.introspectableAudiences = Self.list(introspectAudiences) }
             if let jwks { client.jwks = Self.loadJWKS(jwks) }
@@ -345,6 +352,8 @@ enum ClientDocument {
             "access_token_format": client.accessTokenFormat.rawValue,
             "access_token_ttl": client.accessTokenLifetime.map { Int($0) as Any } ?? NSNull(),
             "signing_alg": client.signingAlgorithm.rawValue,
+            "id_token_signed_response_alg": client.idTokenSigningAlgorithm.rawValue,
+            "post_logout_redirect_uris": client.postLogoutRedirectURIs,
             "skip_consent": client.skipsConsent,
             "introspect_audiences": client.introspectableAudiences,
             "disabled": client.isDisabled,

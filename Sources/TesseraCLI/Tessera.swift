@@ -3,6 +3,7 @@ import AuthServer
 import Foundation
 import OAuth
 import HTTPServer
+import JOSE
 import Postgres
 import PostgresStorage
 
@@ -216,6 +217,18 @@ struct Dev: AsyncParsableCommand {
             say("a machine-to-machine token for the demo client (its secret is new at every start of tessera dev):")
             say("      curl -s -u \(demo.id):\(demo.secret) -d grant_type=client_credentials -d scope=demo:read \(base)/token")
         }
+        if let password = await Self.seedDemoBrowserLogin(server.clients.store, users: PostgresUserStore(pool: pool), configuration: configuration, say: say) {
+            let verifier = Base64URL.encode(SecureRandom.bytes(32))
+            let challenge = Base64URL.encode(SHA256.hash(Array(verifier.utf8)))
+            let redirect = FormURLEncoded.encode(Self.demoRedirectURI)
+            say("a browser login (authorization code with PKCE) for the demo web app:")
+            say("  1. open  \(configuration.issuer.url)/authorize?response_type=code&client_id=\(Self.demoWebClientID)&redirect_uri=\(redirect)"
+                + "&scope=openid+profile+email&state=demo&code_challenge=\(challenge)&code_challenge_method=S256")
+            say("  2. sign in as \(Self.demoUsername) with the password \(password) (new at every start of tessera dev)")
+            say("  3. the browser lands on \(Self.demoRedirectURI)?code=... (nothing listens there: copy the code from the address bar)")
+            say("  4. within \(Int(configuration.codeTTL)) s:  curl -s \(base)/token -d grant_type=authorization_code -d client_id=\(Self.demoWebClientID) "
+                + "-d redirect_uri=\(redirect) -d code_verifier=\(verifier) -d code=CODE")
+        }
         say("press Ctrl-C to stop the server and the database")
         _ = await termination.wait()
         await server.shutdown()
@@ -223,6 +236,41 @@ struct Dev: AsyncParsableCommand {
     }
 
     static let demoClientID = "demo-service"
+    static let demoWebClientID = "demo-web"
+    static let demoUsername = "demo"
+    static let demoRedirectURI = "http://127.0.0.1:8400/callback"
+
+    /// Registers the demo web app (a public client using PKCE) and the demo user on first use,
+    /// and gives the user a fresh random password at every start (development only).
+    static func seedDemoBrowserLogin(_ store: PostgresClientStore, users: PostgresUserStore, configuration: Configuration,
+                                     say: (String) -> Void) async -> String? {
+        let password = Base64URL.encode(SecureRandom.bytes(12))
+        let hash = Clients.hash(password, configuration)
+        do {
+            let now = Date()
+            if try await store.client(id: demoWebClientID) == nil {
+                let client = Client(
+                    id: demoWebClientID, name: "Demo web app", type: .public, authMethod: .none, grantTypes: [.authorizationCode],
+                    redirectURIs: [demoRedirectURI], allowedScopes: Scope(["openid", "profile", "email"]),
+                    defaultScopes: Scope(["openid"]), audiences: [], postLogoutRedirectURIs: ["http://127.0.0.1:8400/"],
+                    createdAt: now, updatedAt: now)
+                try await store.create(client, secretHash: nil)
+                say("registered the demo web app \(demoWebClientID) (public, PKCE, redirect URI \(demoRedirectURI))")
+            }
+            if let user = try await users.user(username: demoUsername) {
+                try await users.setPassword(id: user.id, hash: hash)
+            } else {
+                let user = User(username: demoUsername, email: "demo@example.com", isEmailVerified: true, name: "Demo User",
+                                createdAt: now, updatedAt: now, passwordChangedAt: now)
+                try await users.create(user, passwordHash: hash)
+                say("created the demo user \(demoUsername)")
+            }
+            return password
+        } catch {
+            say("could not prepare the demo browser login: \(error)")
+            return nil
+        }
+    }
 
     /// Registers the demo client on first use and gives it a fresh secret at every start,
     /// so the printed command always works (development only: `serve` never does this).

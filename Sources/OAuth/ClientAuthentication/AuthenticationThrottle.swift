@@ -14,8 +14,11 @@ import Synchronization
 /// The HTTP layer reads ``retryAfter(clientID:sourceAddress:)`` (or
 /// ``ClientAuthenticator/retryAfter(for:)``) to send `Retry-After`.
 public final class AuthenticationThrottle: Sendable {
-    /// Failures allowed before any backoff.
+    /// Failures allowed per key (client id or account) before any backoff.
     public let freeFailures: Int
+    /// Failures allowed per source address before any backoff (higher where many people share
+    /// one address, as behind a NAT).
+    public let addressFreeFailures: Int
     /// The first backoff; each further failure doubles it.
     public let initialBackoff: Duration
     /// Caps the backoff, so that a real client whose secret was fixed is not locked out for long.
@@ -46,11 +49,12 @@ public final class AuthenticationThrottle: Sendable {
     /// Creates an empty throttle; the defaults allow 5 free failures, then 1 s doubling to 60 s.
     ///
     /// - Parameter clock: a monotonic clock, injectable for tests.
-    public init(capacity: Int = 10_000, freeFailures: Int = 5, initialBackoff: Duration = .seconds(1),
+    public init(capacity: Int = 10_000, freeFailures: Int = 5, addressFreeFailures: Int? = nil, initialBackoff: Duration = .seconds(1),
                 maximumBackoff: Duration = .seconds(60), forgetAfter: Duration = .seconds(900),
                 clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
         self.capacity = max(1, capacity)
         self.freeFailures = max(0, freeFailures)
+        self.addressFreeFailures = max(0, addressFreeFailures ?? freeFailures)
         self.initialBackoff = initialBackoff
         self.maximumBackoff = max(initialBackoff, maximumBackoff)
         self.forgetAfter = forgetAfter
@@ -76,8 +80,8 @@ public final class AuthenticationThrottle: Sendable {
         let now = clock()
         let address = Self.addressKey(sourceAddress)
         state.withLock { state in
-            record(&state.clients, key: clientID, now: now)
-            record(&state.addresses, key: address, now: now)
+            record(&state.clients, key: clientID, free: freeFailures, now: now)
+            record(&state.addresses, key: address, free: addressFreeFailures, now: now)
         }
     }
 
@@ -99,7 +103,7 @@ public final class AuthenticationThrottle: Sendable {
         state.withLock { ($0.clients.count, $0.addresses.count) }
     }
 
-    private func record(_ entries: inout [String: Entry], key: String, now: ContinuousClock.Instant) {
+    private func record(_ entries: inout [String: Entry], key: String, free: Int, now: ContinuousClock.Instant) {
         var entry: Entry
         if let existing = entries[key], now - existing.lastFailure < forgetAfter {
             entry = existing
@@ -113,17 +117,17 @@ public final class AuthenticationThrottle: Sendable {
             }
             entry = Entry(failures: 1, lastFailure: now, blockedUntil: nil)
         }
-        if entry.failures > freeFailures {
-            entry.blockedUntil = now + backoff(afterFailures: entry.failures)
+        if entry.failures > free {
+            entry.blockedUntil = now + backoff(afterFailures: entry.failures, free: free)
         }
         entries[key] = entry
     }
 
     /// `initialBackoff` for the first failure beyond the free ones, doubling up to `maximumBackoff`.
-    func backoff(afterFailures failures: Int) -> Duration {
+    func backoff(afterFailures failures: Int, free: Int? = nil) -> Duration {
         // Stops doubling once past the cap, so the multiplication cannot overflow.
         var wait = initialBackoff
-        var extra = failures - freeFailures - 1
+        var extra = failures - (free ?? freeFailures) - 1
         while extra > 0 && wait < maximumBackoff {
             wait *= 2
             extra -= 1

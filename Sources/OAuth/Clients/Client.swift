@@ -37,6 +37,10 @@ public struct Client: Sendable, Equatable {
     /// Overrides the server's access-token lifetime when set.
     public var accessTokenLifetime: TimeInterval?
     public var signingAlgorithm: JWSAlgorithm
+    /// `id_token_signed_response_alg` (OIDC Registration §2): RS256 unless the client chose ES256.
+    public var idTokenSigningAlgorithm: JWSAlgorithm
+    /// Where RP-initiated logout may send the browser afterwards, compared byte for byte.
+    public var postLogoutRedirectURIs: [String]
     /// First-party clients skip the consent page.
     public var skipsConsent: Bool
     /// Audiences whose tokens this client may introspect (RFC 7662); empty: none.
@@ -50,7 +54,8 @@ public struct Client: Sendable, Equatable {
     public init(id: String, name: String, type: ClientType, authMethod: AuthMethod, grantTypes: Set<GrantType>,
                 redirectURIs: [String] = [], allowedScopes: Scope, defaultScopes: Scope, audiences: [String],
                 accessTokenFormat: TokenFormat = .jwt, accessTokenLifetime: TimeInterval? = nil,
-                signingAlgorithm: JWSAlgorithm = .es256, skipsConsent: Bool = false, introspectableAudiences: [String] = [],
+                signingAlgorithm: JWSAlgorithm = .es256, idTokenSigningAlgorithm: JWSAlgorithm = .rs256,
+                postLogoutRedirectURIs: [String] = [], skipsConsent: Bool = false, introspectableAudiences: [String] = [],
                 jwks: JWKS? = nil, isDisabled: Bool = false, createdAt: Date, updatedAt: Date) {
         self.id = id
         self.name = name
@@ -64,6 +69,8 @@ public struct Client: Sendable, Equatable {
         self.accessTokenFormat = accessTokenFormat
         self.accessTokenLifetime = accessTokenLifetime
         self.signingAlgorithm = signingAlgorithm
+        self.idTokenSigningAlgorithm = idTokenSigningAlgorithm
+        self.postLogoutRedirectURIs = postLogoutRedirectURIs
         self.skipsConsent = skipsConsent
         self.introspectableAudiences = introspectableAudiences
         self.jwks = jwks
@@ -89,6 +96,9 @@ public struct Client: Sendable, Equatable {
         if name.utf8.count > 200 { return "the name must be at most 200 bytes" }
         if authMethod == .privateKeyJWT && (jwks?.keys.isEmpty ?? true) { return "private_key_jwt needs the client's JWKS" }
         if grantTypes.contains(.authorizationCode) && redirectURIs.isEmpty { return "authorization_code needs at least one redirect URI" }
+        // RFC 6749 §3.1.2: "The redirection endpoint URI MUST be an absolute URI ... The endpoint URI MUST NOT include a fragment component."
+        if let bad = redirectURIs.first(where: { !ClientCredentialsGrant.isAbsoluteURIWithoutFragment($0) }) { return "redirect URI '\(bad)' is not an absolute URI without a fragment" }
+        if let bad = postLogoutRedirectURIs.first(where: { !ClientCredentialsGrant.isAbsoluteURIWithoutFragment($0) }) { return "post-logout redirect URI '\(bad)' is not an absolute URI without a fragment" }
         if !defaultScopes.isSubset(of: allowedScopes) { return "default scopes must be among the allowed scopes" }
         if let lifetime = accessTokenLifetime, lifetime <= 0 || lifetime > 86_400 { return "the access-token lifetime must be between 1 s and 24 h" }
         return nil

@@ -89,7 +89,7 @@ extension KeyEncryptionKey {
     /// by the key-encryption key, over a label that names the purpose). Derived keys are
     /// independent of each other and of the sealing key itself; every instance that
     /// shares the key-encryption key derives the same ones.
-    func derivedKey(purpose: String) -> [UInt8] {
+    public func derivedKey(purpose: String) -> [UInt8] {
         HMACSHA256.authenticate(Array("tessera derived key v1: \(purpose)".utf8), key: bytes)
     }
 }

@@ -20,6 +20,9 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         case loginRequired = "login_required"
         case consentRequired = "consent_required"
         case interactionRequired = "interaction_required"
+        case requestNotSupported = "request_not_supported"
+        case requestURINotSupported = "request_uri_not_supported"
+        case registrationNotSupported = "registration_not_supported"
     }
 
     public let code: Code

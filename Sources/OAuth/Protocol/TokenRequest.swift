@@ -49,7 +49,7 @@ public struct TokenRequest: Sendable, Equatable {
     }
 
     /// A parameter name safe to echo in `error_description` (RFC 6749 §5.2's character set).
-    static func printable(_ name: String) -> String {
+    public static func printable(_ name: String) -> String {
         let safe = name.unicodeScalars.prefix(40).allSatisfy { scalar in
             let v = scalar.value
             return (0x30...0x39).contains(v) || (0x41...0x5A).contains(v) || (0x61...0x7A).contains(v) || v == 0x5F || v == 0x2D

@@ -8,9 +8,11 @@ public struct IssuedAccessToken: Sendable {
     public var expiresIn: Int64 { claims.expiresAt - claims.issuedAt }
 
     /// The successful response body (RFC 6749 §5.1); `scope` is always included.
-    public func responseJSON() -> String {
+    /// - Parameter idToken: the OIDC ID token issued with it, if any.
+    public func responseJSON(idToken: String? = nil) -> String {
         "{\"access_token\":\(JSONText.string(token)),\"token_type\":\"Bearer\",\"expires_in\":\(expiresIn),"
-            + "\"scope\":\(JSONText.string(claims.scope.description))}"
+            + "\"scope\":\(JSONText.string(claims.scope.description))"
+            + (idToken.map { ",\"id_token\":\(JSONText.string($0))" } ?? "") + "}"
     }
 }
 
@@ -28,12 +30,22 @@ public struct AccessTokenIssuer: Sendable {
         self.opaqueKeys = opaqueKeys
     }
 
-    public func issue(client: Client, subject: String, scope: Scope, audience: [String], ring: KeyRing, now: Date) throws -> IssuedAccessToken {
+    /// The lifetime of `client`'s access tokens in seconds.
+    public func lifetime(for client: Client) -> Int64 {
+        client.accessTokenLifetime.map { Int64($0) } ?? defaultLifetime
+    }
+
+    /// A new random token id.
+    public static func newJWTID() -> String { Base64URL.encode(SecureRandom.bytes(16)) }
+
+    /// - Parameter jwtID: the token's `jti`, when the caller had to know it before issuing
+    ///   (to record it atomically with what the token is issued for); else a random one.
+    public func issue(client: Client, subject: String, scope: Scope, audience: [String], ring: KeyRing, now: Date,
+                      jwtID: String? = nil) throws -> IssuedAccessToken {
         let issuedAt = Int64(now.timeIntervalSince1970.rounded(.down))
-        let lifetime = client.accessTokenLifetime.map { Int64($0) } ?? defaultLifetime
         let claims = AccessTokenClaims(
             issuer: issuer, subject: subject, audience: audience, clientID: client.id, scope: scope,
-            issuedAt: issuedAt, expiresAt: issuedAt + lifetime, jwtID: Base64URL.encode(SecureRandom.bytes(16)))
+            issuedAt: issuedAt, expiresAt: issuedAt + lifetime(for: client), jwtID: jwtID ?? Self.newJWTID())
         switch client.accessTokenFormat {
         case .jwt:
             guard let key = ring.signingKey(for: client.signingAlgorithm) else {

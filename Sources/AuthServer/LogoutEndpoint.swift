@@ -1,0 +1,117 @@
+import Foundation
+import HTTPServer
+import JOSE
+import OAuth
+
+/// `GET` and `POST /logout`: RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0),
+/// the `end_session_endpoint`.
+///
+/// With an `id_token_hint` of the current session the session ends at once. Otherwise the
+/// person is asked to confirm with a form bound to the browser, so that a link on another
+/// site cannot sign anyone out.
+struct LogoutEndpoint: Sendable {
+    let login: BrowserLogin
+    let keys: KeyService
+    let logger: Logger
+
+    static let path = "/logout"
+
+    func logout(_ request: HTTPRequest) async -> HTTPResponse {
+        do {
+            return try await handle(request)
+        } catch {
+            return BrowserLogin.errorPage(error, logger: logger, remote: request.remoteAddress)
+        }
+    }
+
+    private func handle(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let parameters = try AuthorizationParameters(encoded: try BrowserLogin.parameterBytes(request))
+        if let repeated = parameters.repeated {
+            throw AuthorizationPageError("The \(TokenRequest.printable(repeated)) parameter is repeated.")
+        }
+        var hint: IDTokenHint?
+        if let token = parameters["id_token_hint"] {
+            guard let verified = IDTokenHint.verify(token, keys: keys.current.ring.publishedKeys, issuer: login.issuer.url) else {
+                throw AuthorizationPageError("The id_token_hint is not an ID token issued here.")
+            }
+            hint = verified
+        }
+        // The client: client_id, or the audience of the hint (RP-Initiated Logout §2: "When both
+        // client_id and id_token_hint are present, the OP MUST verify that the Client Identifier
+        // matches the one used when issuing the ID Token").
+        var clientID = parameters["client_id"]
+        if let hint {
+            if let clientID, !hint.audience.contains(clientID) {
+                throw AuthorizationPageError("The client_id does not match the id_token_hint.")
+            }
+            if clientID == nil, hint.audience.count == 1 { clientID = hint.audience[0] }
+        }
+        let client = try await clientID.asyncMap { try await login.client(id: $0) } ?? nil
+        if clientID != nil && client == nil { throw AuthorizationPageError("The application is not registered here.") }
+        // RP-Initiated Logout §2: "The value MUST have been previously registered with the OP".
+        var returnTo: String?
+        if let uri = parameters["post_logout_redirect_uri"] {
+            guard let client else {
+                throw AuthorizationPageError("A post_logout_redirect_uri needs a client_id or an id_token_hint.")
+            }
+            guard client.postLogoutRedirectURIs.contains(uri) else {
+                throw AuthorizationPageError("The post_logout_redirect_uri is not registered for this application.",
+                                             detail: "client \(client.id) sent an unregistered post_logout_redirect_uri")
+            }
+            returnTo = uri
+        }
+        let current = try await login.currentSession(request)
+        let confirmed = request.method == .POST && parameters["confirm"] == "yes"
+        if confirmed {
+            guard let browser = Cookies.value(login.cookies.browser, in: request), let token = parameters["csrf_token"],
+                  constantTimeEquals(Array(token.utf8), Array(login.logoutCSRFToken(browser: browser).utf8)) else {
+                throw BrowserLogin.InteractionRejected(detail: "logout confirmation without a valid CSRF token")
+            }
+        } else if let current {
+            // The hint proves the request comes from the client the session signed in to.
+            let hintMatches = hint.map { hint in
+                hint.sessionID.map { $0 == current.session.sid } ?? (hint.subject == current.user.subject)
+            } ?? false
+            if !hintMatches { return confirmationPage(parameters: parameters, client: client, request: request) }
+        }
+        var headers = HTTPHeaders()
+        if let current {
+            try await login.store.endSession(idHash: current.idHash)
+            logger.info("logout", ["event": "logout", "sub": current.user.subject, "sid": current.session.sid, "client_id": client?.id ?? ""])
+        }
+        if Cookies.value(login.cookies.session, in: request) != nil {
+            headers.add(name: "Set-Cookie", value: login.cookies.clearCookie(login.cookies.session))
+        }
+        if let returnTo {
+            var back: [(String, String)] = []
+            // RP-Initiated Logout §3: "the OP MUST ... include the state value ... if the RP included it".
+            if let state = parameters["state"] { back.append(("state", state)) }
+            return BrowserLogin.redirect(RedirectURI.adding(back, to: returnTo), headers: headers)
+        }
+        return Pages.signedOut(headers: headers)
+    }
+
+    /// Asks the person to confirm; the form carries the request's parameters back.
+    private func confirmationPage(parameters: AuthorizationParameters, client: Client?, request: HTTPRequest) -> HTTPResponse {
+        var headers = HTTPHeaders()
+        let browser: String
+        if let existing = Cookies.value(login.cookies.browser, in: request), existing.utf8.count == 43 {
+            browser = existing
+        } else {
+            browser = LoginSession.newSecret()
+            headers.add(name: "Set-Cookie", value: login.cookies.setCookie(login.cookies.browser, browser, maxAge: nil))
+        }
+        let fields = ["id_token_hint", "client_id", "post_logout_redirect_uri", "state"].compactMap { name in
+            parameters[name].map { (name: name, value: $0) }
+        }
+        return Pages.logoutConfirmation(LogoutPageModel(csrfToken: login.logoutCSRFToken(browser: browser), fields: fields,
+                                                        clientName: client.map(BrowserLogin.displayName)), headers: headers)
+    }
+}
+
+private extension Optional {
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let self else { return nil }
+        return try await transform(self)
+    }
+}

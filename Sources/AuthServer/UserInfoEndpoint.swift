@@ -1,0 +1,69 @@
+import Foundation
+import HTTPServer
+import OAuth
+import PostgresStorage
+
+/// `GET` and `POST /userinfo` (OIDC Core §5.3): claims about the user an access token was issued for.
+struct UserInfoEndpoint: Sendable {
+    let verifier: AccessTokenVerifier
+    let keys: KeyService
+    let store: PostgresLoginStore
+    let users: PostgresUserStore
+    let logger: Logger
+
+    static let path = "/userinfo"
+
+    func userinfo(_ request: HTTPRequest) async -> HTTPResponse {
+        do {
+            return try await handle(request)
+        } catch {
+            let mapped = OAuthErrorResponse.map(error)
+            if mapped.code == .serverError { logger.error("userinfo request failed", ["detail": mapped.detail ?? ""]) }
+            return OAuthErrorResponse.response(mapped)
+        }
+    }
+
+    private func handle(_ request: HTTPRequest) async throws -> HTTPResponse {
+        guard let token = try Self.bearerToken(request) else {
+            // RFC 6750 §3.1: "If the request lacks any authentication information ..., the
+            // resource server SHOULD NOT include an error code or other error information."
+            return HTTPResponse(status: .unauthorized, headers: HTTPHeaders([
+                ("WWW-Authenticate", "Bearer realm=\"tessera\""), ("Cache-Control", "no-store"), ("Pragma", "no-cache"),
+                ("Content-Type", "application/json")]), body: Array("{\"error\":\"invalid_request\",\"error_description\":\"A bearer access token is required.\"}".utf8))
+        }
+        let now = Int64(Date().timeIntervalSince1970)
+        guard let claims = verifier.verify(token, keys: keys.current.ring.publishedKeys, now: now) else {
+            throw OAuthError(.invalidToken, "The access token is invalid or expired.")
+        }
+        guard try await !store.isAccessTokenRevoked(jti: claims.jwtID) else {
+            throw OAuthError(.invalidToken, "The access token is invalid or expired.", detail: "revoked jti \(claims.jwtID)")
+        }
+        // OIDC Core §5.3: "The Access Token obtained from an OpenID Connect Authentication Request MUST be sent as a Bearer Token".
+        guard claims.scope.contains("openid") else {
+            throw OAuthError(.insufficientScope, "The access token was not issued for the openid scope.")
+        }
+        guard let userID = UUID(uuidString: claims.subject), let user = try await users.user(id: userID), !user.isDisabled else {
+            throw OAuthError(.invalidToken, "The access token is invalid or expired.", detail: "no enabled user \(claims.subject)")
+        }
+        return HTTPResponse(status: .ok, headers: OAuthErrorResponse.noStoreJSON, body: Array(UserInfo.json(user: user, scope: claims.scope).utf8))
+    }
+
+    /// The token from `Authorization: Bearer` (RFC 6750 §2.1) or, on a form POST, the
+    /// `access_token` field (§2.2). RFC 6750 §2: "Clients MUST NOT use more than one method".
+    static func bearerToken(_ request: HTTPRequest) throws -> String? {
+        var found: [String] = []
+        if let header = request.headers["Authorization"] {
+            let parts = header.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+                throw OAuthError(.invalidToken, "Only Bearer tokens are accepted.")
+            }
+            found.append(parts[1].trimmingCharacters(in: .whitespaces))
+        }
+        if request.method == .POST, TokenEndpoint.isFormURLEncoded(request.headers["Content-Type"]) {
+            let form = try TokenRequest(body: request.body)
+            if let token = form["access_token"] { found.append(token) }
+        }
+        guard found.count <= 1 else { throw OAuthError.invalidRequest("Send the access token in one place only.") }
+        return found.first
+    }
+}

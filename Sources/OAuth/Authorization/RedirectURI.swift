@@ -1,0 +1,46 @@
+/// Redirect-URI matching and the redirect responses of the authorization endpoint.
+public enum RedirectURI {
+    /// Whether `requested` is one of `registered`, compared byte for byte (RFC 9700 §4.1.3:
+    /// "authorization servers MUST utilize exact string matching"). For public native
+    /// clients, RFC 8252 §7.3: "The authorization server MUST allow any port to be specified at
+    /// the time of the request for loopback IP redirect URIs" — only for `http` loopback IP
+    /// literals, never for `localhost` or other hosts.
+    public static func matches(_ requested: String, registered: [String], allowsLoopbackPort: Bool) -> Bool {
+        if registered.contains(requested) { return true }
+        guard allowsLoopbackPort, let request = withoutLoopbackPort(requested) else { return false }
+        return registered.contains { withoutLoopbackPort($0) == request }
+    }
+
+    /// A loopback IP redirect URI with its port removed (`http://127.0.0.1:5000/cb` → `http://127.0.0.1/cb`), or nil.
+    static func withoutLoopbackPort(_ uri: String) -> String? {
+        for host in ["http://127.0.0.1", "http://[::1]"] where uri.hasPrefix(host) {
+            var rest = uri.dropFirst(host.count)
+            if rest.first == ":" {
+                let digits = rest.dropFirst().prefix { ("0"..."9").contains($0) }
+                guard !digits.isEmpty, digits.count <= 5, let port = Int(digits), port <= 65_535 else { return nil }
+                rest = rest.dropFirst(1 + digits.count)
+            }
+            // The authority must end here: `http://127.0.0.1.evil.example/` is not loopback.
+            guard rest.isEmpty || rest.first == "/" || rest.first == "?" else { return nil }
+            return host + rest
+        }
+        return nil
+    }
+
+    /// `uri` with `parameters` added to its query (RFC 6749 §4.1.2: "adding the following
+    /// parameters to the query component of the redirection URI"), keeping any query it has.
+    public static func adding(_ parameters: [(String, String)], to uri: String) -> String {
+        let query = parameters.map { "\(FormURLEncoded.encode($0.0))=\(FormURLEncoded.encode($0.1))" }.joined(separator: "&")
+        guard !query.isEmpty else { return uri }
+        if uri.contains("?") { return uri + (uri.hasSuffix("?") || uri.hasSuffix("&") ? "" : "&") + query }
+        return uri + "?" + query
+    }
+
+    /// The parameters of an error redirect (RFC 6749 §4.1.2.1, RFC 9207 §2).
+    public static func errorParameters(_ error: OAuthError, state: String?, issuer: String) -> [(String, String)] {
+        var parameters = [("error", error.code.rawValue), ("error_description", error.sanitizedDescription)]
+        if let state { parameters.append(("state", state)) }
+        parameters.append(("iss", issuer))
+        return parameters
+    }
+}

@@ -1,0 +1,238 @@
+import Foundation
+import OAuth
+import Postgres
+
+/// The browser login's state in PostgreSQL: login sessions, pending authorization requests
+/// (interactions), remembered consent, authorization codes and revoked access tokens.
+///
+/// Secrets held by browsers and clients (session ids, interaction ids, codes) arrive here
+/// already hashed (``AuthorizationCode/hash(_:)``); nothing in these tables can be replayed.
+public struct PostgresLoginStore: Sendable {
+    public let pool: PostgresPool
+
+    /// The channel on which revocations of access tokens are announced; the payload is the `jti`.
+    public static let revocationChannel = "tessera_revocations"
+
+    public init(pool: PostgresPool) { self.pool = pool }
+
+    // MARK: Sessions
+
+    /// Stores a new session under the hash of its cookie value.
+    public func createSession(_ session: LoginSession, idHash: [UInt8]) async throws {
+        try await pool.withConnection { connection in
+            try connection.query("""
+                INSERT INTO login_sessions (id_sha256, sid, user_id, auth_time, expires_at)
+                VALUES (\(idHash), \(session.sid), \(session.userID), \(session.authTime), \(session.expiresAt))
+                """)
+        }
+    }
+
+    /// The live session with this cookie hash and its user; nil when unknown, ended or expired.
+    public func session(idHash: [UInt8]) async throws -> (session: LoginSession, user: User)? {
+        try await pool.withConnection { connection in
+            let rows = try connection.query(PostgresQuery(unsafeSQL: """
+                SELECT s.sid, s.user_id, s.auth_time, s.expires_at, \(Self.userColumns)
+                FROM login_sessions s JOIN users u ON u.id = s.user_id
+                WHERE s.id_sha256 = $1 AND s.expires_at > now()
+                """, binds: [idHash.postgresBind]))
+            guard let row = rows.first else { return nil }
+            let session = LoginSession(sid: try row.decode("sid", as: String.self), userID: try row.decode("user_id", as: UUID.self),
+                                       authTime: try row.decode("auth_time", as: Date.self), expiresAt: try row.decode("expires_at", as: Date.self))
+            return (session, try PostgresUserStore.decode(row))
+        }
+    }
+
+    /// Ends the session with this cookie hash; returns its `sid` when there was one.
+    @discardableResult
+    public func endSession(idHash: [UInt8]) async throws -> String? {
+        try await pool.withConnection { connection in
+            try connection.query("DELETE FROM login_sessions WHERE id_sha256 = \(idHash) RETURNING sid")
+                .first.map { try $0.decode("sid", as: String.self) }
+        }
+    }
+
+    /// Ends every session of a user; returns how many there were.
+    @discardableResult
+    public func endSessions(userID: UUID) async throws -> Int {
+        try await pool.withConnection { connection in
+            try connection.query("DELETE FROM login_sessions WHERE user_id = \(userID)").affectedRows
+        }
+    }
+
+    // MARK: Interactions
+
+    /// A pending authorization request as stored.
+    public struct Interaction: Sendable {
+        public var browserHash: [UInt8]
+        public var request: AuthorizationRequest
+        /// Set once the person has signed in during this interaction.
+        public var userID: UUID?
+        public var sessionHash: [UInt8]?
+        public var expiresAt: Date
+    }
+
+    public func createInteraction(idHash: [UInt8], browserHash: [UInt8], request: AuthorizationRequest, expiresAt: Date) async throws {
+        let json = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
+        try await pool.withConnection { connection in
+            try connection.query("""
+                INSERT INTO authorization_interactions (id_sha256, browser_sha256, client_id, request, expires_at)
+                VALUES (\(idHash), \(browserHash), \(request.clientID), \(json)::jsonb, \(expiresAt))
+                """)
+        }
+    }
+
+    /// The unexpired interaction with this id hash, or nil.
+    public func interaction(idHash: [UInt8]) async throws -> Interaction? {
+        try await pool.withConnection { connection in
+            let rows = try connection.query("""
+                SELECT browser_sha256, request::text AS request, user_id, session_sha256, expires_at
+                FROM authorization_interactions WHERE id_sha256 = \(idHash) AND expires_at > now()
+                """)
+            guard let row = rows.first else { return nil }
+            let text = try row.decode("request", as: String.self)
+            let request: AuthorizationRequest
+            do { request = try JSONDecoder().decode(AuthorizationRequest.self, from: Data(text.utf8)) } catch {
+                throw PostgresError(kind: .decoding, message: "authorization interaction: unreadable request")
+            }
+            return Interaction(browserHash: try row.decode("browser_sha256", as: [UInt8].self), request: request,
+                               userID: try row.decode("user_id", as: UUID?.self), sessionHash: try row.decode("session_sha256", as: [UInt8]?.self),
+                               expiresAt: try row.decode("expires_at", as: Date.self))
+        }
+    }
+
+    /// Records who signed in during the interaction.
+    public func attachLogin(interactionHash: [UInt8], userID: UUID, sessionHash: [UInt8]) async throws {
+        try await pool.withConnection { connection in
+            try connection.query("""
+                UPDATE authorization_interactions SET user_id = \(userID), session_sha256 = \(sessionHash)
+                WHERE id_sha256 = \(interactionHash)
+                """)
+        }
+    }
+
+    /// Ends an interaction; true when this call ended it (so that one interaction completes once).
+    @discardableResult
+    public func finishInteraction(idHash: [UInt8]) async throws -> Bool {
+        try await pool.withConnection { connection in
+            try connection.query("DELETE FROM authorization_interactions WHERE id_sha256 = \(idHash)").affectedRows == 1
+        }
+    }
+
+    // MARK: Consent
+
+    /// The scopes the user has allowed the client, or an empty scope.
+    public func consentedScope(userID: UUID, clientID: String) async throws -> Scope {
+        try await pool.withConnection { connection in
+            let rows = try connection.query("SELECT scopes FROM consents WHERE user_id = \(userID) AND client_id = \(clientID)")
+            return Scope(try rows.first?.decode("scopes", as: [String].self) ?? [])
+        }
+    }
+
+    /// Adds `scope` to what the user has allowed the client.
+    public func grantConsent(userID: UUID, clientID: String, scope: Scope) async throws {
+        let scopes = scope.tokens.sorted()
+        try await pool.withConnection { connection in
+            try connection.query("""
+                INSERT INTO consents (user_id, client_id, scopes) VALUES (\(userID), \(clientID), \(scopes))
+                ON CONFLICT (user_id, client_id) DO UPDATE
+                SET scopes = ARRAY(SELECT DISTINCT unnest(consents.scopes || EXCLUDED.scopes) ORDER BY 1), updated_at = now()
+                """)
+        }
+    }
+
+    // MARK: Authorization codes
+
+    public func createCode(_ code: AuthorizationCode, hash: [UInt8]) async throws {
+        try await pool.withConnection { connection in
+            try connection.query("""
+                INSERT INTO authorization_codes (code_sha256, client_id, user_id, redirect_uri, code_challenge, scopes, audiences,
+                    nonce, sid, auth_time, expires_at)
+                VALUES (\(hash), \(code.clientID), \(code.userID), \(code.redirectURI), \(code.codeChallenge), \(code.scopes),
+                    \(code.audiences), \(code.nonce), \(code.sid), \(code.authTime), \(code.expiresAt))
+                """)
+        }
+    }
+
+    /// Redeems a code at most once, atomically: the row is locked, so of two concurrent
+    /// redemptions exactly one sees it unredeemed. The winner records the `jti` and expiry of
+    /// the access token it is about to issue, in the same transaction. RFC 6749 §4.1.2: "If an
+    /// authorization code is used more than once, the authorization server MUST deny the
+    /// request and SHOULD revoke (when possible) all tokens previously issued based on that
+    /// authorization code" — a later redemption revokes that token.
+    public func redeemCode(hash: [UInt8], accessTokenJTI: String, accessTokenExpiresAt: Date) async throws -> CodeRedemption {
+        try await pool.transaction { connection -> CodeRedemption in
+            let rows = try connection.query("""
+                SELECT client_id, user_id, redirect_uri, code_challenge, scopes, audiences, nonce, sid, auth_time, expires_at,
+                    redeemed_at, access_token_jti, access_token_expires_at, expires_at <= now() AS expired
+                FROM authorization_codes WHERE code_sha256 = \(hash) FOR UPDATE
+                """)
+            guard let row = rows.first else { return .notFound }
+            if try row.decode("redeemed_at", as: Date?.self) != nil {
+                if let jti = try row.decode("access_token_jti", as: String?.self),
+                   let expiresAt = try row.decode("access_token_expires_at", as: Date?.self) {
+                    try Self.revoke(jti: jti, expiresAt: expiresAt, reason: "authorization code reused", connection)
+                }
+                return .alreadyRedeemed
+            }
+            if try row.decode("expired", as: Bool.self) {
+                try connection.query("UPDATE authorization_codes SET redeemed_at = now() WHERE code_sha256 = \(hash)")
+                return .expired
+            }
+            try connection.query("""
+                UPDATE authorization_codes SET redeemed_at = now(), access_token_jti = \(accessTokenJTI),
+                    access_token_expires_at = \(accessTokenExpiresAt)
+                WHERE code_sha256 = \(hash)
+                """)
+            return .redeemed(AuthorizationCode(
+                clientID: try row.decode("client_id", as: String.self), userID: try row.decode("user_id", as: UUID.self),
+                redirectURI: try row.decode("redirect_uri", as: String.self), codeChallenge: try row.decode("code_challenge", as: String.self),
+                scopes: try row.decode("scopes", as: [String].self), audiences: try row.decode("audiences", as: [String].self),
+                nonce: try row.decode("nonce", as: String?.self), sid: try row.decode("sid", as: String.self),
+                authTime: try row.decode("auth_time", as: Date.self), expiresAt: try row.decode("expires_at", as: Date.self)))
+        }
+    }
+
+    // MARK: Revoked access tokens
+
+    /// Revokes the access token `jti` until `expiresAt` and announces it on ``revocationChannel``.
+    public func revokeAccessToken(jti: String, expiresAt: Date, reason: String) async throws {
+        try await pool.transaction { connection in
+            try Self.revoke(jti: jti, expiresAt: expiresAt, reason: reason, connection)
+        }
+    }
+
+    public func isAccessTokenRevoked(jti: String) async throws -> Bool {
+        try await pool.withConnection { connection in
+            try connection.query("SELECT 1 FROM revoked_access_tokens WHERE jti = \(jti)").count == 1
+        }
+    }
+
+    static func revoke(jti: String, expiresAt: Date, reason: String, _ connection: PostgresConnection) throws {
+        let inserted = try connection.query("""
+            INSERT INTO revoked_access_tokens (jti, expires_at, reason) VALUES (\(jti), \(expiresAt), \(reason))
+            ON CONFLICT (jti) DO NOTHING
+            """).affectedRows
+        if inserted == 1 { try connection.query("SELECT pg_notify(\(revocationChannel), \(jti))") }
+    }
+
+    // MARK: Cleanup
+
+    /// Deletes expired sessions, interactions, revocations and codes.
+    @discardableResult
+    public func purgeExpired() async throws -> Int {
+        try await pool.withConnection { connection in
+            var deleted = 0
+            for table in ["login_sessions", "authorization_interactions", "revoked_access_tokens"] {
+                deleted += try connection.query(PostgresQuery(unsafeSQL: "DELETE FROM \(table) WHERE expires_at <= now()")).affectedRows
+            }
+            // A redeemed code is kept while the token issued from it lives, so that a replay still revokes it.
+            deleted += try connection.query("""
+                DELETE FROM authorization_codes
+                WHERE expires_at <= now() AND (access_token_expires_at IS NULL OR access_token_expires_at <= now())
+                """).affectedRows
+            return deleted
+        }
+    }
+
+    static let userColumns = "u.id, u.username, u.email, u.email_verified, u.name, u.disabled, u.created_at, u.updated_at, u.password_changed_at"
+}
