@@ -30,6 +30,7 @@ from authlib.integrations.base_client import OAuthError as AuthlibOAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from jwcrypto import jwk as jwcrypto_jwk
 from jwcrypto import jwt as jwcrypto_jwt
+from requests.adapters import HTTPAdapter
 
 from conftest import ROOT, free_port, psql, tessera_bin, wait_until_serving
 
@@ -44,6 +45,7 @@ LOCKED_OUT = "Too many failed sign-in attempts"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 _names = itertools.count(1)
+_addresses = itertools.count(2)
 
 
 def unique(prefix):
@@ -340,12 +342,30 @@ def request_params(client, redirect_uri=None, scope="openid profile email", **ex
     return {k: v for k, v in params.items() if v is not None}, verifier
 
 
+class SourceAddress(HTTPAdapter):
+    """Connects from a chosen loopback address, so that the server sees another peer."""
+
+    def __init__(self, address, **kwargs):
+        self.address = address
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
 class Browser:
-    """A requests.Session acting as the user's browser; it never follows a redirect by itself."""
+    """A requests.Session acting as the user's browser; it never follows a redirect by itself.
+
+    Each browser connects from its own loopback address (127.0.x.y), as different people would:
+    the server also counts failed sign-ins per address, and tests sharing a server must not add up.
+    """
 
     def __init__(self, op):
         self.op = op
         self.http = requests.Session()
+        number = next(_addresses)
+        self.http.mount("http://", SourceAddress(f"127.0.{number // 250}.{number % 250 + 2}"))
 
     def authorize(self, params, method="GET"):
         if method == "GET":
@@ -649,6 +669,8 @@ def test_five_failures_lock_the_account_for_a_while(op):
         response = browser.login(browser.login_page(client), user["username"], f"wrong password {attempt}")
         assert INVALID_CREDENTIALS in assert_login_page(response).text, f"failure {attempt + 1}"
     locked = browser.login(browser.login_page(client), user["username"], user["password"])
+    assert locked.status_code == 429, (f"after 5 failures the next attempt (with the right password) got "
+                                       f"{locked.status_code} {locked.headers.get('Location', '')}, not 429")
     page = assert_html_page(locked, 429)
     assert LOCKED_OUT in page.text
     assert "tessera_session" not in set_cookies(locked)
@@ -873,7 +895,9 @@ def test_code_bound_to_its_redirect_uri_and_client(op):
     other = op.first_party()
     user = op.user()
     browser = Browser(op)
-    assert_token_error(redeem(op, browser.sign_in(two_uris, user), redirect_uri="http://127.0.0.1:8765/other"), "invalid_grant")
+    grant = browser.sign_in(two_uris, user)
+    assert_token_error(redeem(op, grant, redirect_uri="http://127.0.0.1:8765/other"), "invalid_grant")
+    assert_token_error(redeem(op, grant), "invalid_grant")  # the client authenticated: the code is spent
     assert_token_error(redeem(op, browser.sign_in(two_uris, user), client_id=other["client_id"]), "invalid_grant")
     assert_token_error(redeem(op, browser.sign_in(two_uris, user), code=b64url(secrets.token_bytes(32))), "invalid_grant")
 
@@ -926,11 +950,9 @@ def test_expired_code_is_invalid_grant(own_op):
 # 8. ID tokens
 
 def test_id_tokens_of_one_session_share_sid_and_auth_time(op, signed_in):
-    one = redeem_with_authlib(op, signed_in.grant())
-    grant = signed_in.grant()
-    two = redeem_with_authlib(op, grant)
-    first = verify_id_token(op, one["id_token"], signed_in.client["client_id"], one["access_token"])
-    second = verify_id_token(op, two["id_token"], signed_in.client["client_id"], two["access_token"], grant.nonce)
+    grants = [signed_in.grant(), signed_in.grant()]
+    first, second = [verify_id_token(op, token["id_token"], signed_in.client["client_id"], token["access_token"], grant.nonce)
+                     for grant, token in ((g, redeem_with_authlib(op, g)) for g in grants)]
     assert first["sid"] == second["sid"]
     assert first["auth_time"] == second["auth_time"]
     assert abs(first["auth_time"] - time.time()) < 120
