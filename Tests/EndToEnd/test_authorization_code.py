@@ -1021,6 +1021,18 @@ def test_userinfo_refuses_missing_bad_and_under_scoped_tokens(op, signed_in):
     assert 'error="insufficient_scope"' in refused.headers.get("WWW-Authenticate", ""), refused.headers
 
 
+def test_expired_access_token_is_invalid_token(op):
+    client = op.first_party("--access-token-ttl", "1s")
+    grant = Browser(op).sign_in(client, op.user())
+    token = redeem_with_authlib(op, grant)
+    assert token["expires_in"] == 1, token
+    assert userinfo(op, token["access_token"]).status_code == 200
+    time.sleep(2.1)
+    expired = userinfo(op, token["access_token"])
+    assert expired.status_code == 401, f"an expired access token got {expired.status_code}"
+    assert 'error="invalid_token"' in expired.headers.get("WWW-Authenticate", ""), expired.headers
+
+
 # 10. Logout
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
