@@ -31,12 +31,9 @@ final class BrowserLogin: Sendable {
     private let csrfKey: [UInt8]
     private let argon2Parameters: Argon2Parameters
     private let dummyHash = Mutex<String?>(nil)
-    private let tasks = BackgroundTasks()
 
     /// How long a person has to sign in and consent before the request must start over.
     static let interactionTTL: TimeInterval = 600
-    /// How often expired sessions, interactions, codes and revocations are deleted.
-    static let purgeInterval: Duration = .seconds(300)
     /// The one message of every failed login: it does not say whether the user exists.
     static let invalidCredentials = "Invalid username or password."
 
@@ -53,22 +50,6 @@ final class BrowserLogin: Sendable {
         self.argon2Parameters = argon2Parameters
         self.logger = logger
     }
-
-    func start() {
-        tasks.add([Task { [store, logger] in
-            while !Task.isCancelled {
-                do { try await Task.sleep(for: Self.purgeInterval) } catch { return }
-                do {
-                    let purged = try await store.purgeExpired()
-                    if purged > 0 { logger.debug("expired sessions, interactions, codes and revocations deleted", ["rows": "\(purged)"]) }
-                } catch {
-                    logger.warning("purge of expired login records failed", ["error": "\(error)"])
-                }
-            }
-        }])
-    }
-
-    func stop() async { await tasks.stopAll() }
 
     // MARK: - Clients and sessions
 

@@ -22,9 +22,6 @@ public final class ClientService: Sendable {
     private let listener: PostgresListener?
     private let tasks = BackgroundTasks()
 
-    /// How often expired secrets and assertion ids are deleted.
-    static let purgeInterval: Duration = .seconds(300)
-
     public init(pool: PostgresPool, issuer: Issuer, tokenEndpoint: String, logger: Logger, listenerConfiguration: PostgresConfiguration?,
                 argon2Parameters: Argon2Parameters = Argon2Parameters(), argon2Threads: Int = 1) {
         store = PostgresClientStore(pool: pool)
@@ -65,17 +62,6 @@ public final class ClientService: Sendable {
                 }
             })
         }
-        started.append(Task { [store, logger] in
-            while !Task.isCancelled {
-                do { try await Task.sleep(for: Self.purgeInterval) } catch { return }
-                do {
-                    let purged = try await store.purgeExpired()
-                    if purged > 0 { logger.debug("expired client secrets and assertion ids deleted", ["rows": "\(purged)"]) }
-                } catch {
-                    logger.warning("purge of expired client records failed", ["error": "\(error)"])
-                }
-            }
-        })
         tasks.add(started)
     }
 

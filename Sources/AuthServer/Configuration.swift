@@ -32,6 +32,12 @@ public struct Configuration: Sendable, Equatable {
     public var sessionTTL: TimeInterval = 12 * 3_600
     /// ID-token lifetime.
     public var idTokenTTL: TimeInterval = 3_600
+    /// How often expired rows are deleted (by one instance at a time).
+    public var janitorInterval: TimeInterval = 300
+    /// Refresh-token idle lifetime for clients without their own: unused this long, a token expires.
+    public var refreshIdleTTL: TimeInterval = 7 * 86_400
+    /// Refresh-token family lifetime for clients without their own, however often it rotates.
+    public var refreshAbsoluteTTL: TimeInterval = 30 * 86_400
     /// Argon2id cost of newly hashed client secrets and passwords (OWASP's recommended
     /// minimum by default: 19 MiB, 2 passes, 1 lane). Existing hashes keep their own.
     public var argon2: Argon2Parameters = Argon2Parameters()
@@ -68,6 +74,9 @@ public struct Configuration: Sendable, Equatable {
         public static let codeTTL = "TESSERA_CODE_TTL"
         public static let sessionTTL = "TESSERA_SESSION_TTL"
         public static let idTokenTTL = "TESSERA_ID_TOKEN_TTL"
+        public static let refreshIdleTTL = "TESSERA_REFRESH_IDLE_TTL"
+        public static let janitorInterval = "TESSERA_JANITOR_INTERVAL"
+        public static let refreshAbsoluteTTL = "TESSERA_REFRESH_ABSOLUTE_TTL"
         public static let argon2Memory = "TESSERA_ARGON2_MEMORY_KIB"
         public static let argon2Iterations = "TESSERA_ARGON2_ITERATIONS"
         public static let argon2Parallelism = "TESSERA_ARGON2_PARALLELISM"
@@ -153,6 +162,9 @@ public struct Configuration: Sendable, Equatable {
         configuration.codeTTL = try duration(Variable.codeTTL, default: "60s", range: 1...600, example: "60s")
         configuration.sessionTTL = try duration(Variable.sessionTTL, default: "12h", range: 60...(30 * 86_400), example: "12h")
         configuration.idTokenTTL = try duration(Variable.idTokenTTL, default: "1h", range: 60...86_400, example: "1h")
+        configuration.janitorInterval = try duration(Variable.janitorInterval, default: "5m", range: 1...86_400, example: "5m")
+        configuration.refreshIdleTTL = try duration(Variable.refreshIdleTTL, default: "7d", range: 60...(365 * 86_400), example: "7d")
+        configuration.refreshAbsoluteTTL = try duration(Variable.refreshAbsoluteTTL, default: "30d", range: 60...(365 * 86_400), example: "30d")
         func number(_ variable: String, default fallback: UInt32) throws(ConfigurationError) -> UInt32 {
             guard let text = value(nil, variable) else { return fallback }
             guard text.count <= 9, text.allSatisfy(\.isASCIIDigit), let parsed = UInt32(text) else {

@@ -2,6 +2,7 @@ import Foundation
 import HTTPServer
 import JOSE
 import OAuth
+import PostgresStorage
 
 /// `GET` and `POST /logout`: RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0),
 /// the `end_session_endpoint`.
@@ -12,6 +13,7 @@ import OAuth
 struct LogoutEndpoint: Sendable {
     let login: BrowserLogin
     let keys: KeyService
+    let refreshTokens: PostgresRefreshTokenStore
     let logger: Logger
 
     static let path = "/logout"
@@ -77,7 +79,10 @@ struct LogoutEndpoint: Sendable {
         var headers = HTTPHeaders()
         if let current {
             try await login.store.endSession(idHash: current.idHash)
-            logger.info("logout", ["event": "logout", "sub": current.user.subject, "sid": current.session.sid, "client_id": client?.id ?? ""])
+            // The refresh tokens issued in this session end with it.
+            let revoked = try await refreshTokens.revokeFamilies(sid: current.session.sid, reason: "logout")
+            logger.info("logout", ["event": "logout", "sub": current.user.subject, "sid": current.session.sid, "client_id": client?.id ?? "",
+                                   "families_revoked": "\(revoked)"])
         }
         if Cookies.value(login.cookies.session, in: request) != nil {
             headers.add(name: "Set-Cookie", value: login.cookies.clearCookie(login.cookies.session))

@@ -9,6 +9,7 @@ struct Routes: Sendable {
     let login: LoginEndpoint
     let userInfo: UserInfoEndpoint
     let logout: LogoutEndpoint
+    let revocation: RevocationEndpoint
 
     func router() -> Router {
         var router = Router()
@@ -31,6 +32,9 @@ struct Routes: Sendable {
         router.add(.POST, UserInfoEndpoint.path) { request in await userInfo.userinfo(request) }
         router.add(.GET, LogoutEndpoint.path) { request in await logout.logout(request) }
         router.add(.POST, LogoutEndpoint.path) { request in await logout.logout(request) }
+        for method in [HTTPMethod.POST, .GET, .PUT, .DELETE, .PATCH] {
+            router.add(method, RevocationEndpoint.path) { request in await revocation.revoke(request) }
+        }
         router.add(.GET, Pages.stylesheetPath) { request in Pages.stylesheet(request) }
         return router
     }

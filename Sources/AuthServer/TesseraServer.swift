@@ -12,6 +12,7 @@ public final class TesseraServer: Sendable {
     public let keys: KeyService
     public let clients: ClientService
     let browserLogin: BrowserLogin
+    let janitor: Janitor
     private let http: HTTPServer
 
     /// How long a graceful shutdown waits for in-flight requests before closing them.
@@ -39,16 +40,22 @@ public final class TesseraServer: Sendable {
             pool: pool, clients: clients, issuer: configuration.issuer, kek: keys.manager.kek, codeTTL: configuration.codeTTL,
             sessionTTL: configuration.sessionTTL, argon2Parameters: configuration.argon2, logger: logger)
         self.browserLogin = browserLogin
+        self.janitor = Janitor(store: PostgresJanitor(pool: pool), interval: configuration.janitorInterval, logger: logger)
+        let verifier = AccessTokenVerifier(issuer: configuration.issuer.url, opaqueKeys: tokenIssuer.opaqueKeys)
         let routes = Routes(
             health: HealthEndpoints(pool: pool),
             wellKnown: WellKnownEndpoints(issuer: configuration.issuer, keys: keys, maxAge: Int(configuration.jwksMaxAge)),
             token: TokenEndpoint(clients: clients, keys: keys, issuer: tokenIssuer, login: browserLogin,
+                                 refresh: RefreshService(pool: pool, kek: keys.manager.kek, idleLifetime: configuration.refreshIdleTTL,
+                                                         absoluteLifetime: configuration.refreshAbsoluteTTL),
                                  idTokenLifetime: Int64(configuration.idTokenTTL), logger: logger),
             authorization: AuthorizationEndpoint(login: browserLogin, logger: logger),
             login: LoginEndpoint(login: browserLogin, logger: logger),
-            userInfo: UserInfoEndpoint(verifier: AccessTokenVerifier(issuer: configuration.issuer.url, opaqueKeys: tokenIssuer.opaqueKeys),
+            userInfo: UserInfoEndpoint(verifier: verifier,
                                        keys: keys, store: browserLogin.store, users: browserLogin.users, logger: logger),
-            logout: LogoutEndpoint(login: browserLogin, keys: keys, logger: logger))
+            logout: LogoutEndpoint(login: browserLogin, keys: keys, refreshTokens: PostgresRefreshTokenStore(pool: pool), logger: logger),
+            revocation: RevocationEndpoint(clients: clients, keys: keys, verifier: verifier, loginStore: browserLogin.store,
+                                           refreshTokens: PostgresRefreshTokenStore(pool: pool), logger: logger))
         self.http = HTTPServer(configuration: httpConfiguration, responder: routes.router(), log: { message in
             logger.warning(message, ["component": "http"])
         })
@@ -72,7 +79,7 @@ public final class TesseraServer: Sendable {
     public func start() throws {
         keys.start()
         clients.start()
-        browserLogin.start()
+        janitor.start()
         try http.start()
         logger.info("listening", ["address": "\(configuration.listen.host):\(http.localPort)", "issuer": configuration.issuer.url])
     }
@@ -86,7 +93,7 @@ public final class TesseraServer: Sendable {
         await http.shutdown(deadline: Self.shutdownGrace)
         await keys.stop()
         await clients.stop()
-        await browserLogin.stop()
+        await janitor.stop()
         await pool.close()
         logger.info("stopped")
     }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPServer
 import JOSE
 import OAuth
+import PostgresStorage
 
 /// `POST /token` (RFC 6749 §3.2): client authentication, then the grant.
 struct TokenEndpoint: Sendable {
@@ -9,6 +10,7 @@ struct TokenEndpoint: Sendable {
     let keys: KeyService
     let issuer: AccessTokenIssuer
     let login: BrowserLogin
+    let refresh: RefreshService
     /// ID-token lifetime in seconds.
     let idTokenLifetime: Int64
     let logger: Logger
@@ -16,7 +18,7 @@ struct TokenEndpoint: Sendable {
     static let path = "/token"
 
     /// The grant types this server implements; discovery lists the same.
-    static let supportedGrantTypes: [Client.GrantType] = [.authorizationCode, .clientCredentials]
+    static let supportedGrantTypes: [Client.GrantType] = [.authorizationCode, .clientCredentials, .refreshToken]
 
     func token(_ request: HTTPRequest) async -> HTTPResponse {
         let scheme = Self.authorizationScheme(request)
@@ -45,18 +47,7 @@ struct TokenEndpoint: Sendable {
         guard let grantType = Client.GrantType(rawValue: grantTypeName), Self.supportedGrantTypes.contains(grantType) else {
             throw OAuthError(.unsupportedGrantType, "The grant type is not supported.", detail: "grant_type \(grantTypeName.prefix(64))")
         }
-        let authentication = ClientAuthenticationRequest(
-            authorization: request.headers["Authorization"], parameters: form.parameters, sourceAddress: request.remoteAddress)
-        let authenticated: AuthenticatedClient
-        do {
-            authenticated = try await clients.authenticator.authenticate(authentication)
-        } catch let error as OAuthError where error.code == .invalidClient {
-            // A throttled client or address is told when to try again.
-            if let wait = clients.authenticator.retryAfter(for: authentication) {
-                throw ThrottledFailure(error: error, retryAfter: AuthenticationThrottle.retryAfterSeconds(wait))
-            }
-            throw error
-        }
+        let authenticated = try await clients.authenticate(request, form: form)
         let client = authenticated.client
         // RFC 6749 §5.2 unauthorized_client: "The authenticated client is not authorized to use this authorization grant type."
         guard client.grantTypes.contains(grantType) else {
@@ -75,55 +66,131 @@ struct TokenEndpoint: Sendable {
         case .authorizationCode:
             return try await redeem(form, client: client)
         case .refreshToken:
-            throw OAuthError(.unsupportedGrantType, "The grant type is not supported.")
+            return try await refresh(form, client: client)
         }
     }
 
     /// The authorization-code grant (RFC 6749 §4.1.3): redeem the code once, check it, issue
-    /// the access token and, for OpenID requests, the ID token.
+    /// the access token, the refresh token when the grant includes one, and for OpenID
+    /// requests the ID token.
     private func redeem(_ form: TokenRequest, client: Client) async throws -> HTTPResponse {
         let (code, redirectURI, verifier) = try AuthorizationCodeGrant.parameters(form)
         let now = Date()
         let issuedAt = now.timeIntervalSince1970.rounded(.down)
-        // The token's id and expiry are fixed before the redemption commits, so that they are
-        // recorded with it and a replay of the code can revoke the token.
+        // What will be issued is fixed before the redemption commits and recorded with it, so
+        // that a replay of the code can revoke it.
         let jwtID = AccessTokenIssuer.newJWTID()
-        let expiresAt = Date(timeIntervalSince1970: issuedAt + TimeInterval(issuer.lifetime(for: client)))
+        let accessToken = PostgresRefreshTokenStore.IssuedAccessToken(
+            jti: jwtID, expiresAt: Date(timeIntervalSince1970: issuedAt + TimeInterval(issuer.lifetime(for: client))))
+        let refreshToken = RefreshTokenGrant.newToken()
+        let policy = refresh.policy(for: client)
+        let redemption = try await login.store.redeemCode(hash: AuthorizationCode.hash(code)) { code in
+            do throws(OAuthError) {
+                try AuthorizationCodeGrant.check(code, client: client, redirectURI: redirectURI, verifier: verifier)
+            } catch {
+                return .failure(error)
+            }
+            var family: PostgresRefreshTokenStore.NewFamily?
+            if RefreshTokenGrant.isIssued(to: client, scope: code.scope) {
+                let expiresAt = now.addingTimeInterval(policy.absoluteLifetime)
+                family = PostgresRefreshTokenStore.NewFamily(
+                    family: RefreshTokenFamily(clientID: client.id, userID: code.userID, scopes: code.scopes, audiences: code.audiences,
+                                               authTime: code.authTime, sid: code.sid, expiresAt: expiresAt),
+                    tokenHash: AuthorizationCode.hash(refreshToken), tokenExpiresAt: min(now.addingTimeInterval(policy.idleLifetime), expiresAt))
+            }
+            return .success(PostgresLoginStore.RedemptionPlan(accessToken: accessToken, refreshFamily: family))
+        }
         let record: AuthorizationCode
-        switch try await login.store.redeemCode(hash: AuthorizationCode.hash(code), accessTokenJTI: jwtID, accessTokenExpiresAt: expiresAt) {
+        switch redemption {
         case .redeemed(let redeemed):
             record = redeemed
+        case .rejected(let error):
+            // The code is consumed now, whatever the request was.
+            throw error
         case .alreadyRedeemed:
-            logger.warning("authorization code reused; the token issued from it is revoked", ["event": "code_reuse", "client_id": client.id])
+            logger.warning("authorization code reused; the tokens issued from it are revoked", ["event": "code_reuse", "client_id": client.id])
             throw AuthorizationCodeGrant.failure("code already redeemed")
         case .expired:
             throw AuthorizationCodeGrant.failure("code expired")
         case .notFound:
             throw AuthorizationCodeGrant.failure("unknown code")
         }
-        // The code is consumed now, whatever the checks below decide.
-        try AuthorizationCodeGrant.check(record, client: client, redirectURI: redirectURI, verifier: verifier)
         guard let user = try await login.users.user(id: record.userID), !user.isDisabled else {
             throw AuthorizationCodeGrant.failure("user \(record.userID) deleted or disabled")
         }
+        let includesRefresh = RefreshTokenGrant.isIssued(to: client, scope: record.scope)
+        return try respond(client: client, user: user, scope: record.scope, audiences: record.audiences, jwtID: jwtID, now: now,
+                           refreshToken: includesRefresh ? refreshToken : nil,
+                           idToken: record.scope.contains("openid") ? (authTime: record.authTime, nonce: record.nonce, sid: record.sid) : nil,
+                           grantType: "authorization_code")
+    }
+
+    /// The refresh-token grant (RFC 6749 §6): rotate the presented token, issue a new access
+    /// token (and ID token for OpenID families, keeping `auth_time`).
+    private func refresh(_ form: TokenRequest, client: Client) async throws -> HTTPResponse {
+        guard let presented = form["refresh_token"] else { throw OAuthError.invalidRequest("The refresh_token parameter is missing.") }
+        let requested = try form["scope"].map { text throws(OAuthError) in try Scope(parsing: text) }
+        guard RefreshTokenGrant.isWellFormed(presented) else { throw RefreshTokenGrant.failure("malformed refresh token") }
+        let now = Date()
+        let issuedAt = now.timeIntervalSince1970.rounded(.down)
+        let jwtID = AccessTokenIssuer.newJWTID()
+        let successor = RefreshTokenGrant.successor(of: presented, key: refresh.successorKey)
+        let policy = refresh.policy(for: client)
+        let rotation = try await refresh.store.rotate(
+            tokenHash: AuthorizationCode.hash(presented), clientID: client.id, successorHash: AuthorizationCode.hash(successor),
+            requestedScope: requested, idleLifetime: policy.idleLifetime, grace: policy.grace,
+            accessToken: .init(jti: jwtID, expiresAt: Date(timeIntervalSince1970: issuedAt + TimeInterval(issuer.lifetime(for: client)))),
+            beforeCommit: refresh.beforeCommit)
+        let family: RefreshTokenFamily
+        switch rotation {
+        case .rotated(let rotated):
+            family = rotated
+        case .graceRetry(let retried):
+            logger.info("refresh retried within the grace window", ["event": "refresh_grace_retry", "client_id": client.id,
+                                                                    "family": retried.id.uuidString.lowercased()])
+            family = retried
+        case .reuseDetected(let familyID):
+            logger.warning("refresh token reused; family revoked", ["event": "refresh_reuse_detected", "client_id": client.id,
+                                                                     "family": familyID.uuidString.lowercased()])
+            throw RefreshTokenGrant.failure("reuse of a rotated refresh token")
+        case .invalid(let detail):
+            throw RefreshTokenGrant.failure(detail)
+        case .invalidScope:
+            throw OAuthError(.invalidScope, "The requested scope exceeds the scope originally granted.")
+        }
+        // RFC 6749 §6 / OIDC Core §12.2: a refresh for a disabled user (or a deleted one) fails.
+        guard let user = try await login.users.user(id: family.userID), !user.isDisabled else {
+            try await refresh.store.revoke(familyID: family.id, reason: "user disabled or deleted")
+            throw RefreshTokenGrant.failure("user \(family.userID) deleted or disabled")
+        }
+        let scope = requested ?? family.scope
+        return try respond(client: client, user: user, scope: scope, audiences: family.audiences, jwtID: jwtID, now: now,
+                           refreshToken: successor,
+                           idToken: family.scope.contains("openid") && scope.contains("openid") ? (authTime: family.authTime, nonce: nil, sid: family.sid) : nil,
+                           grantType: "refresh_token")
+    }
+
+    /// The token response: the access token in the client's format, the refresh token and the ID token when given.
+    private func respond(client: Client, user: User, scope: Scope, audiences: [String], jwtID: String, now: Date, refreshToken: String?,
+                         idToken idTokenClaims: (authTime: Date, nonce: String?, sid: String?)?, grantType: String) throws -> HTTPResponse {
         let ring = keys.current.ring
-        let issued = try issuer.issue(client: client, subject: user.subject, scope: record.scope, audience: record.audiences, ring: ring,
-                                      now: now, jwtID: jwtID)
+        let issued = try issuer.issue(client: client, subject: user.subject, scope: scope, audience: audiences, ring: ring, now: now, jwtID: jwtID)
         var idToken: String?
-        if record.scope.contains("openid") {
+        if let idTokenClaims {
             guard let key = ring.signingKey(for: client.idTokenSigningAlgorithm) else {
                 throw OAuthError(.temporarilyUnavailable, "No signing key is available yet; try again shortly.",
                                  detail: "no active \(client.idTokenSigningAlgorithm.rawValue) key")
             }
             let claims = IDTokenClaims(
                 issuer: issuer.issuer, subject: user.subject, audience: client.id, issuedAt: issued.claims.issuedAt,
-                expiresAt: issued.claims.issuedAt + idTokenLifetime, authTime: Int64(record.authTime.timeIntervalSince1970.rounded(.down)),
-                nonce: record.nonce, accessTokenHash: IDTokenClaims.accessTokenHash(issued.token), sessionID: record.sid)
+                expiresAt: issued.claims.issuedAt + idTokenLifetime, authTime: Int64(idTokenClaims.authTime.timeIntervalSince1970.rounded(.down)),
+                nonce: idTokenClaims.nonce, accessTokenHash: IDTokenClaims.accessTokenHash(issued.token), sessionID: idTokenClaims.sid)
             idToken = try claims.sign(key: key)
         }
-        logger.info("tokens issued", ["event": "token_issued", "client_id": client.id, "grant_type": "authorization_code", "sub": user.subject,
-                                      "jti": jwtID, "aud": record.audiences.joined(separator: " ")])
-        return HTTPResponse(status: .ok, headers: OAuthErrorResponse.noStoreJSON, body: Array(issued.responseJSON(idToken: idToken).utf8))
+        logger.info("tokens issued", ["event": "token_issued", "client_id": client.id, "grant_type": grantType, "sub": user.subject,
+                                      "jti": jwtID, "aud": audiences.joined(separator: " "), "refresh": refreshToken == nil ? "no" : "yes"])
+        return HTTPResponse(status: .ok, headers: OAuthErrorResponse.noStoreJSON,
+                            body: Array(issued.responseJSON(refreshToken: refreshToken, idToken: idToken).utf8))
     }
 
     private func log(_ error: OAuthError, _ request: HTTPRequest) {

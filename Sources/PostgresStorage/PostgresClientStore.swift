@@ -30,7 +30,8 @@ public struct PostgresClientStore: Sendable {
     static let columns = """
         id, name, client_type, auth_method, grant_types, redirect_uris, allowed_scopes, default_scopes, audiences,
         access_token_format, access_token_ttl_seconds, signing_algorithm, skip_consent, introspect_audiences,
-        jwks::text AS jwks, disabled, created_at, updated_at, post_logout_redirect_uris, id_token_signing_algorithm
+        jwks::text AS jwks, disabled, created_at, updated_at, post_logout_redirect_uris, id_token_signing_algorithm,
+        refresh_idle_ttl_seconds, refresh_absolute_ttl_seconds, refresh_grace_seconds
         """
 
     // MARK: Reading
@@ -98,13 +99,15 @@ public struct PostgresClientStore: Sendable {
                 try connection.query("""
                     INSERT INTO clients (id, name, client_type, auth_method, grant_types, redirect_uris, allowed_scopes,
                         default_scopes, audiences, access_token_format, access_token_ttl_seconds, signing_algorithm,
-                        skip_consent, introspect_audiences, jwks, disabled, post_logout_redirect_uris, id_token_signing_algorithm)
+                        skip_consent, introspect_audiences, jwks, disabled, post_logout_redirect_uris, id_token_signing_algorithm,
+                        refresh_idle_ttl_seconds, refresh_absolute_ttl_seconds, refresh_grace_seconds)
                     VALUES (\(client.id), \(client.name), \(client.type.rawValue), \(client.authMethod.rawValue),
                         \(client.grantTypes.map(\.rawValue).sorted()), \(client.redirectURIs), \(client.allowedScopes.tokens.sorted()),
                         \(client.defaultScopes.tokens.sorted()), \(client.audiences), \(client.accessTokenFormat.rawValue),
                         \(client.accessTokenLifetime.map { Int($0) }), \(client.signingAlgorithm.rawValue), \(client.skipsConsent),
                         \(client.introspectableAudiences), \(try Self.encode(client.jwks))::jsonb, \(client.isDisabled),
-                        \(client.postLogoutRedirectURIs), \(client.idTokenSigningAlgorithm.rawValue))
+                        \(client.postLogoutRedirectURIs), \(client.idTokenSigningAlgorithm.rawValue),
+                        \(client.refreshIdleLifetime.map { Int($0) }), \(client.refreshAbsoluteLifetime.map { Int($0) }), \(Int(client.refreshGrace)))
                     """)
                 if let secretHash {
                     try connection.query("INSERT INTO client_secrets (client_id, secret_hash, created_at) VALUES (\(client.id), \(secretHash), clock_timestamp())")
@@ -128,7 +131,10 @@ public struct PostgresClientStore: Sendable {
                     skip_consent = \(client.skipsConsent), introspect_audiences = \(client.introspectableAudiences),
                     jwks = \(try Self.encode(client.jwks))::jsonb, disabled = \(client.isDisabled),
                     post_logout_redirect_uris = \(client.postLogoutRedirectURIs),
-                    id_token_signing_algorithm = \(client.idTokenSigningAlgorithm.rawValue), updated_at = now()
+                    id_token_signing_algorithm = \(client.idTokenSigningAlgorithm.rawValue),
+                    refresh_idle_ttl_seconds = \(client.refreshIdleLifetime.map { Int($0) }),
+                    refresh_absolute_ttl_seconds = \(client.refreshAbsoluteLifetime.map { Int($0) }),
+                    refresh_grace_seconds = \(Int(client.refreshGrace)), updated_at = now()
                 WHERE id = \(client.id)
                 """)
             guard rows.affectedRows == 1 else { return false }
@@ -228,7 +234,7 @@ public struct PostgresClientStore: Sendable {
         let jwks = try row.decode("jwks", as: String?.self).map { text in
             do { return try JSONDecoder().decode(JWKS.self, from: Data(text.utf8)) } catch { throw corrupt("jwks") }
         }
-        return Client(
+        var client = Client(
             id: id, name: try row.decode("name", as: String.self), type: type, authMethod: method, grantTypes: grants,
             redirectURIs: try row.decode("redirect_uris", as: [String].self),
             allowedScopes: Scope(try row.decode("allowed_scopes", as: [String].self)),
@@ -240,5 +246,9 @@ public struct PostgresClientStore: Sendable {
             introspectableAudiences: try row.decode("introspect_audiences", as: [String].self), jwks: jwks,
             isDisabled: try row.decode("disabled", as: Bool.self),
             createdAt: try row.decode("created_at", as: Date.self), updatedAt: try row.decode("updated_at", as: Date.self))
+        client.refreshIdleLifetime = try row.decode("refresh_idle_ttl_seconds", as: Int?.self).map { TimeInterval($0) }
+        client.refreshAbsoluteLifetime = try row.decode("refresh_absolute_ttl_seconds", as: Int?.self).map { TimeInterval($0) }
+        client.refreshGrace = TimeInterval(try row.decode("refresh_grace_seconds", as: Int.self))
+        return client
     }
 }

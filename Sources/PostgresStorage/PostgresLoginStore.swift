@@ -153,17 +153,31 @@ public struct PostgresLoginStore: Sendable {
         }
     }
 
+    /// What a redemption issues, decided from the code inside the redeeming transaction.
+    public struct RedemptionPlan: Sendable {
+        public var accessToken: PostgresRefreshTokenStore.IssuedAccessToken
+        /// The refresh-token family to start, if the grant includes a refresh token.
+        public var refreshFamily: PostgresRefreshTokenStore.NewFamily?
+        public init(accessToken: PostgresRefreshTokenStore.IssuedAccessToken, refreshFamily: PostgresRefreshTokenStore.NewFamily?) {
+            self.accessToken = accessToken
+            self.refreshFamily = refreshFamily
+        }
+    }
+
     /// Redeems a code at most once, atomically: the row is locked, so of two concurrent
-    /// redemptions exactly one sees it unredeemed. The winner records the `jti` and expiry of
-    /// the access token it is about to issue, in the same transaction. RFC 6749 §4.1.2: "If an
-    /// authorization code is used more than once, the authorization server MUST deny the
-    /// request and SHOULD revoke (when possible) all tokens previously issued based on that
-    /// authorization code" — a later redemption revokes that token.
-    public func redeemCode(hash: [UInt8], accessTokenJTI: String, accessTokenExpiresAt: Date) async throws -> CodeRedemption {
+    /// redemptions exactly one sees it unredeemed.
+    ///
+    /// `plan` checks the code against the request; when it refuses, the code is consumed all
+    /// the same (`.rejected`). When it accepts, what will be issued (the access token's `jti`
+    /// and a refresh-token family) is recorded in the same transaction, so that RFC 6749 §4.1.2
+    /// can be honoured: "If an authorization code is used more than once, the authorization
+    /// server MUST deny the request and SHOULD revoke (when possible) all tokens previously
+    /// issued based on that authorization code" — a later redemption revokes them.
+    public func redeemCode(hash: [UInt8], plan: @escaping @Sendable (AuthorizationCode) -> Result<RedemptionPlan, OAuthError>) async throws -> CodeRedemption {
         try await pool.transaction { connection -> CodeRedemption in
             let rows = try connection.query("""
                 SELECT client_id, user_id, redirect_uri, code_challenge, scopes, audiences, nonce, sid, auth_time, expires_at,
-                    redeemed_at, access_token_jti, access_token_expires_at, expires_at <= now() AS expired
+                    redeemed_at, access_token_jti, access_token_expires_at, refresh_family_id, expires_at <= now() AS expired
                 FROM authorization_codes WHERE code_sha256 = \(hash) FOR UPDATE
                 """)
             guard let row = rows.first else { return .notFound }
@@ -172,23 +186,37 @@ public struct PostgresLoginStore: Sendable {
                    let expiresAt = try row.decode("access_token_expires_at", as: Date?.self) {
                     try Self.revoke(jti: jti, expiresAt: expiresAt, reason: "authorization code reused", connection)
                 }
+                if let family = try row.decode("refresh_family_id", as: UUID?.self) {
+                    try PostgresRefreshTokenStore.revokeFamily(family, reason: "authorization code reused", connection)
+                }
                 return .alreadyRedeemed
             }
             if try row.decode("expired", as: Bool.self) {
                 try connection.query("UPDATE authorization_codes SET redeemed_at = now() WHERE code_sha256 = \(hash)")
                 return .expired
             }
-            try connection.query("""
-                UPDATE authorization_codes SET redeemed_at = now(), access_token_jti = \(accessTokenJTI),
-                    access_token_expires_at = \(accessTokenExpiresAt)
-                WHERE code_sha256 = \(hash)
-                """)
-            return .redeemed(AuthorizationCode(
+            let code = AuthorizationCode(
                 clientID: try row.decode("client_id", as: String.self), userID: try row.decode("user_id", as: UUID.self),
                 redirectURI: try row.decode("redirect_uri", as: String.self), codeChallenge: try row.decode("code_challenge", as: String.self),
                 scopes: try row.decode("scopes", as: [String].self), audiences: try row.decode("audiences", as: [String].self),
                 nonce: try row.decode("nonce", as: String?.self), sid: try row.decode("sid", as: String.self),
-                authTime: try row.decode("auth_time", as: Date.self), expiresAt: try row.decode("expires_at", as: Date.self)))
+                authTime: try row.decode("auth_time", as: Date.self), expiresAt: try row.decode("expires_at", as: Date.self))
+            switch plan(code) {
+            case .failure(let error):
+                // RFC 6749 §4.1.2: the code is single-use whatever the outcome.
+                try connection.query("UPDATE authorization_codes SET redeemed_at = now() WHERE code_sha256 = \(hash)")
+                return .rejected(error)
+            case .success(let plan):
+                if let family = plan.refreshFamily {
+                    try PostgresRefreshTokenStore.create(family, accessToken: plan.accessToken, connection)
+                }
+                try connection.query("""
+                    UPDATE authorization_codes SET redeemed_at = now(), access_token_jti = \(plan.accessToken.jti),
+                        access_token_expires_at = \(plan.accessToken.expiresAt), refresh_family_id = \(plan.refreshFamily?.family.id)
+                    WHERE code_sha256 = \(hash)
+                    """)
+                return .redeemed(code)
+            }
         }
     }
 
@@ -213,25 +241,6 @@ public struct PostgresLoginStore: Sendable {
             ON CONFLICT (jti) DO NOTHING
             """).affectedRows
         if inserted == 1 { try connection.query("SELECT pg_notify(\(revocationChannel), \(jti))") }
-    }
-
-    // MARK: Cleanup
-
-    /// Deletes expired sessions, interactions, revocations and codes.
-    @discardableResult
-    public func purgeExpired() async throws -> Int {
-        try await pool.withConnection { connection in
-            var deleted = 0
-            for table in ["login_sessions", "authorization_interactions", "revoked_access_tokens"] {
-                deleted += try connection.query(PostgresQuery(unsafeSQL: "DELETE FROM \(table) WHERE expires_at <= now()")).affectedRows
-            }
-            // A redeemed code is kept while the token issued from it lives, so that a replay still revokes it.
-            deleted += try connection.query("""
-                DELETE FROM authorization_codes
-                WHERE expires_at <= now() AND (access_token_expires_at IS NULL OR access_token_expires_at <= now())
-                """).affectedRows
-            return deleted
-        }
     }
 
     static let userColumns = "u.id, u.username, u.email, u.email_verified, u.name, u.disabled, u.created_at, u.updated_at, u.password_changed_at"

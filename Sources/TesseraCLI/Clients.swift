@@ -80,6 +80,9 @@ struct Clients: AsyncParsableCommand {
         @Option(name: .customLong("signing-alg"), help: "JWT signing algorithm: ES256 or RS256.") var signingAlgorithm: String?
         @Option(name: .customLong("id-token-signing-alg"), help: "ID-token signing algorithm: RS256 (default) or ES256.") var idTokenSigningAlgorithm: String?
         @Option(name: .customLong("post-logout-redirect-uris"), help: "Space-separated URIs RP-initiated logout may return to, matched exactly.") var postLogoutRedirectURIs: String?
+        @Option(name: .customLong("refresh-idle-ttl"), help: "Refresh-token idle lifetime for this client, e.g. 7d, or 'default'.") var refreshIdleTTL: String?
+        @Option(name: .customLong("refresh-absolute-ttl"), help: "Refresh-token absolute lifetime for this client, e.g. 30d, or 'default'.") var refreshAbsoluteTTL: String?
+        @Option(name: .customLong("refresh-grace"), help: "Refresh-token reuse grace window, 0s (strict, the default) to 300s.") var refreshGrace: String?
         @Option(name: .customLong("skip-consent"), help: "true or false: skip the consent page (first-party clients).") var skipConsent: Bool?
         @Option(name: .customLong("introspect-audiences"), help: "Space-separated audiences whose tokens this client may introspect.") var introspectAudiences: String?
         @Option(help: "The client's public JWKS for private_key_jwt: a JSON document, or @FILE.") var jwks: String?
@@ -136,6 +139,17 @@ struct Clients: AsyncParsableCommand {
                 client.idTokenSigningAlgorithm = parsed
             }
             if let postLogoutRedirectURIs { client.postLogoutRedirectURIs = Self.list(postLogoutRedirectURIs) }
+            func lifetime(_ text: String, _ flag: String) -> TimeInterval? {
+                if text == "default" { return nil }
+                guard let seconds = DurationText.seconds(text) else { fail("\(flag) must be a duration such as 7d, or 'default'", code: 2) }
+                return seconds
+            }
+            if let refreshIdleTTL { client.refreshIdleLifetime = lifetime(refreshIdleTTL, "--refresh-idle-ttl") }
+            if let refreshAbsoluteTTL { client.refreshAbsoluteLifetime = lifetime(refreshAbsoluteTTL, "--refresh-absolute-ttl") }
+            if let refreshGrace {
+                guard let seconds = DurationText.seconds(refreshGrace) else { fail("--refresh-grace must be a duration such as 10s", code: 2) }
+                client.refreshGrace = seconds
+            }
             if let skipConsent { client.skipsConsent = skipConsent }
             if let introspectAudiences { client.introspectableAudiences = Self.list(introspectAudiences) }
             if let jwks { client.jwks = Self.loadJWKS(jwks) }
@@ -354,6 +368,9 @@ enum ClientDocument {
             "signing_alg": client.signingAlgorithm.rawValue,
             "id_token_signed_response_alg": client.idTokenSigningAlgorithm.rawValue,
             "post_logout_redirect_uris": client.postLogoutRedirectURIs,
+            "refresh_idle_ttl": client.refreshIdleLifetime.map { Int($0) as Any } ?? NSNull(),
+            "refresh_absolute_ttl": client.refreshAbsoluteLifetime.map { Int($0) as Any } ?? NSNull(),
+            "refresh_grace": Int(client.refreshGrace),
             "skip_consent": client.skipsConsent,
             "introspect_audiences": client.introspectableAudiences,
             "disabled": client.isDisabled,

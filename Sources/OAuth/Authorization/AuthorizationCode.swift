@@ -44,6 +44,8 @@ public struct AuthorizationCode: Sendable, Equatable {
 public enum CodeRedemption: Sendable, Equatable {
     /// This request redeemed it; no other ever will.
     case redeemed(AuthorizationCode)
+    /// This request consumed it, but the checks refused it (wrong client, redirect URI or verifier).
+    case rejected(OAuthError)
     /// It was redeemed before: what was issued from it has now been revoked.
     case alreadyRedeemed
     /// It expired unredeemed (it is consumed now).

@@ -41,6 +41,12 @@ public struct Client: Sendable, Equatable {
     public var idTokenSigningAlgorithm: JWSAlgorithm
     /// Where RP-initiated logout may send the browser afterwards, compared byte for byte.
     public var postLogoutRedirectURIs: [String]
+    /// Overrides the server's refresh-token idle lifetime when set.
+    public var refreshIdleLifetime: TimeInterval?
+    /// Overrides the server's refresh-token absolute lifetime when set.
+    public var refreshAbsoluteLifetime: TimeInterval?
+    /// The refresh-token reuse grace window (0: strict; at most 300 s).
+    public var refreshGrace: TimeInterval = 0
     /// First-party clients skip the consent page.
     public var skipsConsent: Bool
     /// Audiences whose tokens this client may introspect (RFC 7662); empty: none.
@@ -101,6 +107,10 @@ public struct Client: Sendable, Equatable {
         if let bad = postLogoutRedirectURIs.first(where: { !ClientCredentialsGrant.isAbsoluteURIWithoutFragment($0) }) { return "post-logout redirect URI '\(bad)' is not an absolute URI without a fragment" }
         if !defaultScopes.isSubset(of: allowedScopes) { return "default scopes must be among the allowed scopes" }
         if let lifetime = accessTokenLifetime, lifetime <= 0 || lifetime > 86_400 { return "the access-token lifetime must be between 1 s and 24 h" }
+        if let idle = refreshIdleLifetime, idle < 60 { return "the refresh-token idle lifetime must be at least 60 s" }
+        if let absolute = refreshAbsoluteLifetime, absolute < 60 { return "the refresh-token absolute lifetime must be at least 60 s" }
+        if refreshGrace < 0 || refreshGrace > 300 { return "the refresh-token grace window must be between 0 and 300 s" }
+        if grantTypes.contains(.refreshToken) && !grantTypes.contains(.authorizationCode) { return "refresh_token needs authorization_code (refresh tokens are issued with codes)" }
         return nil
     }
 }

@@ -8,10 +8,13 @@ public struct IssuedAccessToken: Sendable {
     public var expiresIn: Int64 { claims.expiresAt - claims.issuedAt }
 
     /// The successful response body (RFC 6749 §5.1); `scope` is always included.
-    /// - Parameter idToken: the OIDC ID token issued with it, if any.
-    public func responseJSON(idToken: String? = nil) -> String {
+    /// - Parameters:
+    ///   - refreshToken: the refresh token issued with it, if any.
+    ///   - idToken: the OIDC ID token issued with it, if any.
+    public func responseJSON(refreshToken: String? = nil, idToken: String? = nil) -> String {
         "{\"access_token\":\(JSONText.string(token)),\"token_type\":\"Bearer\",\"expires_in\":\(expiresIn),"
             + "\"scope\":\(JSONText.string(claims.scope.description))"
+            + (refreshToken.map { ",\"refresh_token\":\(JSONText.string($0))" } ?? "")
             + (idToken.map { ",\"id_token\":\(JSONText.string($0))" } ?? "") + "}"
     }
 }

@@ -1,0 +1,78 @@
+import Foundation
+import HTTPServer
+import JOSE
+import OAuth
+import PostgresStorage
+
+/// `POST /revoke` (RFC 7009): a client revokes one of its tokens.
+///
+/// A refresh token revokes its whole family (and the access tokens issued from it); an access
+/// token is revoked alone, by its `jti`, until it would have expired. An unknown, expired or
+/// malformed token is answered 200 like a revoked one (RFC 7009 §2.2: "invalid tokens do not
+/// cause an error response"); another client's token is refused and left as it is.
+struct RevocationEndpoint: Sendable {
+    let clients: ClientService
+    let keys: KeyService
+    let verifier: AccessTokenVerifier
+    let loginStore: PostgresLoginStore
+    let refreshTokens: PostgresRefreshTokenStore
+    let logger: Logger
+
+    static let path = "/revoke"
+
+    func revoke(_ request: HTTPRequest) async -> HTTPResponse {
+        do {
+            return try await handle(request)
+        } catch {
+            let mapped = OAuthErrorResponse.map(error)
+            logger.info("revocation refused", ["error": mapped.code.rawValue, "detail": mapped.detail ?? "", "remote": request.remoteAddress])
+            return OAuthErrorResponse.response(mapped, authorizationScheme: TokenEndpoint.authorizationScheme(request),
+                                               retryAfter: (error as? ThrottledFailure)?.retryAfter)
+        }
+    }
+
+    private func handle(_ request: HTTPRequest) async throws -> HTTPResponse {
+        // RFC 7009 §2.1: "The client requests the revocation ... by sending ... an HTTP POST request".
+        guard request.method == .POST else { throw OAuthError.invalidRequest("The revocation endpoint accepts only POST.") }
+        guard TokenEndpoint.isFormURLEncoded(request.headers["Content-Type"]) else {
+            throw OAuthError.invalidRequest("The request body must be application/x-www-form-urlencoded.")
+        }
+        let form = try TokenRequest(body: request.body)
+        let client = try await clients.authenticate(request, form: form).client
+        guard let token = form["token"] else { throw OAuthError.invalidRequest("The token parameter is missing.") }
+        // RFC 7009 §2.1: the hint only speeds up the lookup; "If the server is unable to locate the
+        // token using the given hint, it MUST extend its search across all of its supported token types."
+        if RefreshTokenGrant.isWellFormed(token) {
+            try await revokeRefreshToken(token, client: client)
+        } else {
+            try await revokeAccessToken(token, client: client)
+        }
+        return HTTPResponse(status: .ok, headers: HTTPHeaders([("Cache-Control", "no-store"), ("Pragma", "no-cache")]))
+    }
+
+    private func revokeRefreshToken(_ token: String, client: Client) async throws {
+        guard let family = try await refreshTokens.family(tokenHash: AuthorizationCode.hash(token)) else { return }
+        try Self.checkOwner(family.clientID, client)
+        try await refreshTokens.revoke(familyID: family.id, reason: "revoked by the client")
+        logger.info("refresh token family revoked", ["event": "family_revoked", "client_id": client.id,
+                                                     "family": family.id.uuidString.lowercased()])
+    }
+
+    private func revokeAccessToken(_ token: String, client: Client) async throws {
+        let now = Int64(Date().timeIntervalSince1970)
+        // An expired or foreign token needs nothing: it is not valid anywhere.
+        guard let claims = verifier.verify(token, keys: keys.current.ring.publishedKeys, now: now) else { return }
+        try Self.checkOwner(claims.clientID, client)
+        try await loginStore.revokeAccessToken(jti: claims.jwtID, expiresAt: Date(timeIntervalSince1970: TimeInterval(claims.expiresAt)),
+                                               reason: "revoked by the client")
+        logger.info("access token revoked", ["event": "token_revoked", "client_id": client.id, "jti": claims.jwtID])
+    }
+
+    /// RFC 7009 §2.1: the server "verifies whether the token was issued to the client making the
+    /// revocation request. If this validation fails, the request is refused".
+    static func checkOwner(_ owner: String, _ client: Client) throws(OAuthError) {
+        guard owner == client.id else {
+            throw OAuthError(.unauthorizedClient, "The token was not issued to this client.", detail: "token of \(owner) presented by \(client.id)")
+        }
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import JOSE
+
+/// A refresh-token family: one grant of a user to a client, whose refresh tokens rotate.
+public struct RefreshTokenFamily: Sendable, Equatable {
+    public var id: UUID
+    public var clientID: String
+    public var userID: UUID
+    /// The scope granted; a refresh may narrow what one access token gets, never the family.
+    public var scopes: [String]
+    public var audiences: [String]
+    /// When the user authenticated: kept in every ID token issued on refresh (OIDC Core §12.2).
+    public var authTime: Date
+    /// The login session the family was issued in, so that logging out revokes it.
+    public var sid: String?
+    /// The absolute end of the family: no rotation extends it.
+    public var expiresAt: Date
+
+    public init(id: UUID = UUID(), clientID: String, userID: UUID, scopes: [String], audiences: [String], authTime: Date,
+                sid: String?, expiresAt: Date) {
+        self.id = id
+        self.clientID = clientID
+        self.userID = userID
+        self.scopes = scopes
+        self.audiences = audiences
+        self.authTime = authTime
+        self.sid = sid
+        self.expiresAt = expiresAt
+    }
+
+    public var scope: Scope { Scope(scopes) }
+}
+
+/// How a client's refresh tokens live: idle and absolute lifetimes, and the reuse grace window.
+public struct RefreshPolicy: Sendable, Equatable {
+    /// A token unused for this long expires (each rotation starts a new idle period).
+    public var idleLifetime: TimeInterval
+    /// The family ends this long after it was issued, however often it rotates.
+    public var absoluteLifetime: TimeInterval
+    /// Within this long after a rotation, the same client presenting the rotated token gets the
+    /// same successor again instead of a revocation (0: strict).
+    public var grace: TimeInterval
+
+    public init(idleLifetime: TimeInterval, absoluteLifetime: TimeInterval, grace: TimeInterval = 0) {
+        self.idleLifetime = idleLifetime
+        self.absoluteLifetime = absoluteLifetime
+        self.grace = grace
+    }
+}
+
+/// The `refresh_token` grant (RFC 6749 §6) with rotation (RFC 9700 §4.14.2).
+public enum RefreshTokenGrant {
+    /// The description of every `invalid_grant` of this grant: it tells nothing of which check failed.
+    public static let failureDescription = "The refresh token is invalid, expired, or revoked."
+
+    public static func failure(_ detail: String) -> OAuthError {
+        OAuthError(.invalidGrant, failureDescription, detail: detail)
+    }
+
+    /// Whether a refresh token is issued with an authorization-code grant: the client must be
+    /// registered for `refresh_token`, and an OpenID request must have been granted
+    /// `offline_access` (OIDC Core §11: "the use of Refresh Tokens is not exclusively linked to
+    /// offline_access", but for OpenID requests Tessera requires it).
+    public static func isIssued(to client: Client, scope: Scope) -> Bool {
+        guard client.grantTypes.contains(.refreshToken) else { return false }
+        return !scope.contains("openid") || scope.contains("offline_access")
+    }
+
+    /// The scope of the access token a refresh issues. RFC 6749 §6: the requested scope "MUST NOT
+    /// include any scope not originally granted by the resource owner, and if omitted is treated
+    /// as equal to the scope originally granted".
+    public static func scope(requested: String?, granted: Scope) throws(OAuthError) -> Scope {
+        guard let requested else { return granted }
+        let scope = try Scope(parsing: requested)
+        guard scope.isSubset(of: granted) else {
+            throw OAuthError(.invalidScope, "The requested scope exceeds the scope originally granted.")
+        }
+        return scope
+    }
+
+    /// A new refresh token for a new family: 256 random bits.
+    public static func newToken() -> String { "tsr_" + Base64URL.encode(SecureRandom.bytes(32)) }
+
+    /// The successor of `token`, derived with a server-side key: the same presented token always
+    /// has the same successor, so a grace-window retry can be given it again while only its hash
+    /// is stored.
+    public static func successor(of token: String, key: [UInt8]) -> String {
+        "tsr_" + Base64URL.encode(HMACSHA256.authenticate(Array("refresh successor:\(token)".utf8), key: key))
+    }
+
+    /// Whether `token` has the shape of a refresh token this server issues.
+    public static func isWellFormed(_ token: String) -> Bool {
+        token.utf8.count == 47 && token.hasPrefix("tsr_")
+    }
+}
+
+/// What happened to a presented refresh token, decided atomically by storage.
+public enum RefreshRotation: Sendable, Equatable {
+    /// Rotated: the successor is stored and the presented token is used.
+    case rotated(RefreshTokenFamily)
+    /// A retry within the client's grace window: the same successor is valid again.
+    case graceRetry(RefreshTokenFamily)
+    /// An already rotated token outside the grace window: the family is revoked now.
+    case reuseDetected(familyID: UUID)
+    /// Unknown, expired, revoked or another client's: nothing changed.
+    case invalid(detail: String)
+    /// The requested scope exceeds the family's: nothing changed.
+    case invalidScope
+}
