@@ -3,7 +3,8 @@
 # that is already there.
 #
 #   scripts/install-deps.sh run     build and run: the C libraries and PostgreSQL
-#   scripts/install-deps.sh test    also the Python clients of the end-to-end tests
+#   scripts/install-deps.sh test    also the Python clients of the end-to-end tests and the
+#                                   headless Chromium (with its driver) that they drive
 #   scripts/install-deps.sh bench   also wrk and nginx
 set -euo pipefail
 mode=${1:-run}
@@ -16,7 +17,10 @@ case "$mode" in
         # python3 may come from elsewhere (pyenv); ask Debian for it only when none can make a venv.
         if ! { command -v python3 >/dev/null 2>&1 && python3 -c 'import venv, ensurepip' >/dev/null 2>&1; }; then
             packages+=(python3 python3-venv)
-        fi ;;
+        fi
+        # The browser tests drive Debian's Chromium through Selenium with Debian's matching driver
+        # (/usr/bin/chromium, /usr/bin/chromedriver): no browser download at run time.
+        packages+=(chromium chromium-driver) ;;
     bench) packages+=(wrk nginx-light curl python3) ;;
     *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
 esac
