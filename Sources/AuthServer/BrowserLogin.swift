@@ -25,9 +25,10 @@ final class BrowserLogin: Sendable {
     let codeTTL: TimeInterval
     let sessionTTL: TimeInterval
     let logger: Logger
-    /// Failed logins per account (5 free) and per source address (20 free, for shared NATs),
-    /// then 1 s doubling to 5 minutes.
-    let throttle = AuthenticationThrottle(freeFailures: 5, addressFreeFailures: 20, initialBackoff: .seconds(1), maximumBackoff: .seconds(300))
+    /// Failed logins: the 5th failure for an account (or the 20th from a source address, which
+    /// many people may share behind a NAT) starts a backoff of 1 s, doubling with each further
+    /// failure up to 5 minutes.
+    let throttle = AuthenticationThrottle(freeFailures: 4, addressFreeFailures: 19, initialBackoff: .seconds(1), maximumBackoff: .seconds(300))
     private let csrfKey: [UInt8]
     private let argon2Parameters: Argon2Parameters
     private let dummyHash = Mutex<String?>(nil)
