@@ -20,3 +20,6 @@ scripts/bench-jose.sh
 echo
 echo "== Token endpoint: client_credentials next to the openssl ceiling and the glewlwyd peer"
 scripts/with-test-postgres.sh scripts/bench-token.sh
+echo
+echo "== Refresh-token rotation next to pgbench running the same transaction"
+scripts/with-test-postgres.sh scripts/bench-refresh.sh

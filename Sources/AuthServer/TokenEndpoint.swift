@@ -119,7 +119,7 @@ struct TokenEndpoint: Sendable {
             throw AuthorizationCodeGrant.failure("user \(record.userID) deleted or disabled")
         }
         let includesRefresh = RefreshTokenGrant.isIssued(to: client, scope: record.scope)
-        return try respond(client: client, user: user, scope: record.scope, audiences: record.audiences, jwtID: jwtID, now: now,
+        return try respond(client: client, subject: user.subject, scope: record.scope, audiences: record.audiences, jwtID: jwtID, now: now,
                            refreshToken: includesRefresh ? refreshToken : nil,
                            idToken: record.scope.contains("openid") ? (authTime: record.authTime, nonce: record.nonce, sid: record.sid) : nil,
                            grantType: "authorization_code")
@@ -158,23 +158,19 @@ struct TokenEndpoint: Sendable {
         case .invalidScope:
             throw OAuthError(.invalidScope, "The requested scope exceeds the scope originally granted.")
         }
-        // RFC 6749 §6 / OIDC Core §12.2: a refresh for a disabled user (or a deleted one) fails.
-        guard let user = try await login.users.user(id: family.userID), !user.isDisabled else {
-            try await refresh.store.revoke(familyID: family.id, reason: "user disabled or deleted")
-            throw RefreshTokenGrant.failure("user \(family.userID) deleted or disabled")
-        }
+        // A disabled user cannot refresh: rotate refused it; a deleted user's families are gone with them.
         let scope = requested ?? family.scope
-        return try respond(client: client, user: user, scope: scope, audiences: family.audiences, jwtID: jwtID, now: now,
+        return try respond(client: client, subject: family.userID.uuidString.lowercased(), scope: scope, audiences: family.audiences, jwtID: jwtID, now: now,
                            refreshToken: successor,
                            idToken: family.scope.contains("openid") && scope.contains("openid") ? (authTime: family.authTime, nonce: nil, sid: family.sid) : nil,
                            grantType: "refresh_token")
     }
 
     /// The token response: the access token in the client's format, the refresh token and the ID token when given.
-    private func respond(client: Client, user: User, scope: Scope, audiences: [String], jwtID: String, now: Date, refreshToken: String?,
+    private func respond(client: Client, subject: String, scope: Scope, audiences: [String], jwtID: String, now: Date, refreshToken: String?,
                          idToken idTokenClaims: (authTime: Date, nonce: String?, sid: String?)?, grantType: String) throws -> HTTPResponse {
         let ring = keys.current.ring
-        let issued = try issuer.issue(client: client, subject: user.subject, scope: scope, audience: audiences, ring: ring, now: now, jwtID: jwtID)
+        let issued = try issuer.issue(client: client, subject: subject, scope: scope, audience: audiences, ring: ring, now: now, jwtID: jwtID)
         var idToken: String?
         if let idTokenClaims {
             guard let key = ring.signingKey(for: client.idTokenSigningAlgorithm) else {
@@ -182,12 +178,12 @@ struct TokenEndpoint: Sendable {
                                  detail: "no active \(client.idTokenSigningAlgorithm.rawValue) key")
             }
             let claims = IDTokenClaims(
-                issuer: issuer.issuer, subject: user.subject, audience: client.id, issuedAt: issued.claims.issuedAt,
+                issuer: issuer.issuer, subject: subject, audience: client.id, issuedAt: issued.claims.issuedAt,
                 expiresAt: issued.claims.issuedAt + idTokenLifetime, authTime: Int64(idTokenClaims.authTime.timeIntervalSince1970.rounded(.down)),
                 nonce: idTokenClaims.nonce, accessTokenHash: IDTokenClaims.accessTokenHash(issued.token), sessionID: idTokenClaims.sid)
             idToken = try claims.sign(key: key)
         }
-        logger.info("tokens issued", ["event": "token_issued", "client_id": client.id, "grant_type": grantType, "sub": user.subject,
+        logger.info("tokens issued", ["event": "token_issued", "client_id": client.id, "grant_type": grantType, "sub": subject,
                                       "jti": jwtID, "aud": audiences.joined(separator: " "), "refresh": refreshToken == nil ? "no" : "yes"])
         return HTTPResponse(status: .ok, headers: OAuthErrorResponse.noStoreJSON,
                             body: Array(issued.responseJSON(refreshToken: refreshToken, idToken: idToken).utf8))

@@ -78,9 +78,9 @@ public struct PostgresRefreshTokenStore: Sendable {
             guard let tokenRow = found.first else { return .invalid(detail: "unknown refresh token") }
             let familyID = try tokenRow.decode("family_id", as: UUID.self)
             let families = try connection.query("""
-                SELECT id, client_id, user_id, scopes, audiences, auth_time, sid, expires_at, revoked_at,
-                    expires_at <= now() AS family_expired
-                FROM refresh_token_families WHERE id = \(familyID) FOR UPDATE
+                SELECT f.id, f.client_id, f.user_id, f.scopes, f.audiences, f.auth_time, f.sid, f.expires_at, f.revoked_at,
+                    f.expires_at <= now() AS family_expired, u.disabled AS user_disabled
+                FROM refresh_token_families f JOIN users u ON u.id = f.user_id WHERE f.id = \(familyID) FOR UPDATE OF f
                 """)
             guard let familyRow = families.first else { return .invalid(detail: "family deleted") }
             let family = try Self.decodeFamily(familyRow)
@@ -96,6 +96,8 @@ public struct PostgresRefreshTokenStore: Sendable {
             guard family.clientID == clientID else { return .invalid(detail: "family of client \(family.clientID) presented by \(clientID)") }
             if try familyRow.decode("revoked_at", as: Date?.self) != nil { return .invalid(detail: "family revoked") }
             if try familyRow.decode("family_expired", as: Bool.self) { return .invalid(detail: "family past its absolute lifetime") }
+            // A disabled user's tokens stop working (enabling the user again brings them back).
+            if try familyRow.decode("user_disabled", as: Bool.self) { return .invalid(detail: "user disabled") }
             let generation = try token.decode("generation", as: Int.self)
             if try token.decode("used_at", as: Date?.self) != nil {
                 let sinceUse = try token.decode("since_use", as: Double?.self) ?? .infinity

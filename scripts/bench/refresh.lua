@@ -14,10 +14,12 @@ function init(args)
     local n = tonumber(os.getenv("BENCH_THREADS_TOTAL") or "1")
     tokens = {}
     local line_number = 0
-    for line in io.lines(assert(os.getenv("BENCH_TOKENS"), "BENCH_TOKENS is not set")) do
+    local file = assert(io.open(assert(os.getenv("BENCH_TOKENS"), "BENCH_TOKENS is not set"), "r"))
+    for line in string.gmatch(file:read("*a"), "[^\n]+") do
         if line_number % n == index then table.insert(tokens, line) end
         line_number = line_number + 1
     end
+    file:close()
     next_token = 1
     client_id = os.getenv("BENCH_CLIENT_ID") or "bench-refresh"
 end
