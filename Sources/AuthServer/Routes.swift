@@ -10,6 +10,7 @@ struct Routes: Sendable {
     let userInfo: UserInfoEndpoint
     let logout: LogoutEndpoint
     let revocation: RevocationEndpoint
+    let introspection: IntrospectionEndpoint
 
     func router() -> Router {
         var router = Router()
@@ -34,6 +35,7 @@ struct Routes: Sendable {
         router.add(.POST, LogoutEndpoint.path) { request in await logout.logout(request) }
         for method in [HTTPMethod.POST, .GET, .PUT, .DELETE, .PATCH] {
             router.add(method, RevocationEndpoint.path) { request in await revocation.revoke(request) }
+            router.add(method, IntrospectionEndpoint.path) { request in await introspection.introspect(request) }
         }
         router.add(.GET, Pages.stylesheetPath) { request in Pages.stylesheet(request) }
         return router

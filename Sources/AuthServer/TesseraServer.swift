@@ -14,6 +14,7 @@ public final class TesseraServer: Sendable {
     let browserLogin: BrowserLogin
     let janitor: Janitor
     let revocations: RevocationService
+    let usernames: UsernameCache
     private let http: HTTPServer
 
     /// How long a graceful shutdown waits for in-flight requests before closing them.
@@ -44,6 +45,8 @@ public final class TesseraServer: Sendable {
         self.janitor = Janitor(store: PostgresJanitor(pool: pool), interval: configuration.janitorInterval, logger: logger)
         let revocations = RevocationService(store: browserLogin.store, listenerConfiguration: listenerConfiguration, logger: logger)
         self.revocations = revocations
+        let usernames = UsernameCache(users: browserLogin.users, listenerConfiguration: listenerConfiguration)
+        self.usernames = usernames
         let verifier = AccessTokenVerifier(issuer: configuration.issuer.url, opaqueKeys: tokenIssuer.opaqueKeys)
         let routes = Routes(
             health: HealthEndpoints(pool: pool),
@@ -58,7 +61,9 @@ public final class TesseraServer: Sendable {
                                        keys: keys, revocations: revocations, users: browserLogin.users, logger: logger),
             logout: LogoutEndpoint(login: browserLogin, keys: keys, refreshTokens: PostgresRefreshTokenStore(pool: pool), logger: logger),
             revocation: RevocationEndpoint(clients: clients, keys: keys, verifier: verifier, loginStore: browserLogin.store,
-                                           refreshTokens: PostgresRefreshTokenStore(pool: pool), logger: logger))
+                                           refreshTokens: PostgresRefreshTokenStore(pool: pool), logger: logger),
+            introspection: IntrospectionEndpoint(clients: clients, keys: keys, verifier: verifier, revocations: revocations, usernames: usernames,
+                                                 refreshTokens: PostgresRefreshTokenStore(pool: pool), logger: logger))
         self.http = HTTPServer(configuration: httpConfiguration, responder: routes.router(), log: { message in
             logger.warning(message, ["component": "http"])
         })
@@ -84,6 +89,7 @@ public final class TesseraServer: Sendable {
         clients.start()
         janitor.start()
         revocations.start()
+        usernames.start()
         try http.start()
         logger.info("listening", ["address": "\(configuration.listen.host):\(http.localPort)", "issuer": configuration.issuer.url])
     }
@@ -99,6 +105,7 @@ public final class TesseraServer: Sendable {
         await clients.stop()
         await janitor.stop()
         await revocations.stop()
+        await usernames.stop()
         await pool.close()
         logger.info("stopped")
     }

@@ -119,7 +119,7 @@ struct TokenEndpoint: Sendable {
             throw AuthorizationCodeGrant.failure("user \(record.userID) deleted or disabled")
         }
         let includesRefresh = RefreshTokenGrant.isIssued(to: client, scope: record.scope)
-        return try respond(client: client, subject: user.subject, scope: record.scope, audiences: record.audiences, jwtID: jwtID, now: now,
+        return try respond(client: client, subject: user.subject, username: user.username, scope: record.scope, audiences: record.audiences, jwtID: jwtID, now: now,
                            refreshToken: includesRefresh ? refreshToken : nil,
                            idToken: record.scope.contains("openid") ? (authTime: record.authTime, nonce: record.nonce, sid: record.sid) : nil,
                            grantType: "authorization_code")
@@ -160,17 +160,18 @@ struct TokenEndpoint: Sendable {
         }
         // A disabled user cannot refresh: rotate refused it; a deleted user's families are gone with them.
         let scope = requested ?? family.scope
-        return try respond(client: client, subject: family.userID.uuidString.lowercased(), scope: scope, audiences: family.audiences, jwtID: jwtID, now: now,
+        return try respond(client: client, subject: family.userID.uuidString.lowercased(), username: family.username, scope: scope, audiences: family.audiences, jwtID: jwtID, now: now,
                            refreshToken: successor,
                            idToken: family.scope.contains("openid") && scope.contains("openid") ? (authTime: family.authTime, nonce: nil, sid: family.sid) : nil,
                            grantType: "refresh_token")
     }
 
     /// The token response: the access token in the client's format, the refresh token and the ID token when given.
-    private func respond(client: Client, subject: String, scope: Scope, audiences: [String], jwtID: String, now: Date, refreshToken: String?,
+    private func respond(client: Client, subject: String, username: String?, scope: Scope, audiences: [String], jwtID: String, now: Date, refreshToken: String?,
                          idToken idTokenClaims: (authTime: Date, nonce: String?, sid: String?)?, grantType: String) throws -> HTTPResponse {
         let ring = keys.current.ring
-        let issued = try issuer.issue(client: client, subject: subject, scope: scope, audience: audiences, ring: ring, now: now, jwtID: jwtID)
+        let issued = try issuer.issue(client: client, subject: subject, scope: scope, audience: audiences, ring: ring, now: now, jwtID: jwtID,
+                                      username: username)
         var idToken: String?
         if let idTokenClaims {
             guard let key = ring.signingKey(for: client.idTokenSigningAlgorithm) else {

@@ -55,6 +55,9 @@ struct WellKnownEndpoints: Sendable {
             "authorization_endpoint": issuer.endpoint(AuthorizationEndpoint.path),
             "revocation_endpoint": issuer.endpoint(RevocationEndpoint.path),
             "revocation_endpoint_auth_methods_supported": Client.AuthMethod.allCases.map(\.rawValue),
+            "introspection_endpoint": issuer.endpoint(IntrospectionEndpoint.path),
+            // A resource server introspecting must prove who it is: "none" is not accepted.
+            "introspection_endpoint_auth_methods_supported": Client.AuthMethod.allCases.filter { $0 != .none }.map(\.rawValue),
             "userinfo_endpoint": issuer.endpoint(UserInfoEndpoint.path),
             "end_session_endpoint": issuer.endpoint(LogoutEndpoint.path),
             "response_types_supported": ["code"],

@@ -79,11 +79,12 @@ public struct PostgresRefreshTokenStore: Sendable {
             let familyID = try tokenRow.decode("family_id", as: UUID.self)
             let families = try connection.query("""
                 SELECT f.id, f.client_id, f.user_id, f.scopes, f.audiences, f.auth_time, f.sid, f.expires_at, f.revoked_at,
-                    f.expires_at <= now() AS family_expired, u.disabled AS user_disabled
+                    f.expires_at <= now() AS family_expired, u.disabled AS user_disabled, u.username
                 FROM refresh_token_families f JOIN users u ON u.id = f.user_id WHERE f.id = \(familyID) FOR UPDATE OF f
                 """)
             guard let familyRow = families.first else { return .invalid(detail: "family deleted") }
-            let family = try Self.decodeFamily(familyRow)
+            var family = try Self.decodeFamily(familyRow)
+            family.username = try familyRow.decode("username", as: String.self)
             // Re-read the token under the family lock: a concurrent rotation may have used it meanwhile.
             let locked = try connection.query("""
                 SELECT generation, used_at, expires_at <= now() AS token_expired, extract(epoch FROM now() - used_at) AS since_use
@@ -144,6 +145,33 @@ public struct PostgresRefreshTokenStore: Sendable {
                 SELECT f.id, f.client_id FROM refresh_tokens t JOIN refresh_token_families f ON f.id = t.family_id
                 WHERE t.token_sha256 = \(tokenHash)
                 """).first.map { (try $0.decode("id", as: UUID.self), try $0.decode("client_id", as: String.self)) }
+        }
+    }
+
+    /// What introspection needs to know of a refresh token.
+    public struct TokenStatus: Sendable {
+        public var family: RefreshTokenFamily
+        public var issuedAt: Date
+        public var expiresAt: Date
+        /// Unused, unexpired, in a live family of an enabled user.
+        public var isActive: Bool
+    }
+
+    /// The status of the refresh token with this hash, or nil when unknown.
+    public func status(tokenHash: [UInt8]) async throws -> TokenStatus? {
+        try await pool.withConnection { connection in
+            let rows = try connection.query("""
+                SELECT f.id, f.client_id, f.user_id, f.scopes, f.audiences, f.auth_time, f.sid, f.expires_at, u.username,
+                    t.created_at AS token_created_at, least(t.expires_at, f.expires_at) AS token_expires_at,
+                    (t.used_at IS NULL AND t.expires_at > now() AND f.expires_at > now() AND f.revoked_at IS NULL AND NOT u.disabled) AS active
+                FROM refresh_tokens t JOIN refresh_token_families f ON f.id = t.family_id JOIN users u ON u.id = f.user_id
+                WHERE t.token_sha256 = \(tokenHash)
+                """)
+            guard let row = rows.first else { return nil }
+            var family = try Self.decodeFamily(row)
+            family.username = try row.decode("username", as: String.self)
+            return TokenStatus(family: family, issuedAt: try row.decode("token_created_at", as: Date.self),
+                               expiresAt: try row.decode("token_expires_at", as: Date.self), isActive: try row.decode("active", as: Bool.self))
         }
     }
 

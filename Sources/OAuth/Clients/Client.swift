@@ -96,6 +96,7 @@ public struct Client: Sendable, Equatable {
         case (.confidential, .none): return "a confidential client must authenticate"
         }
         if type == .public && grantTypes.contains(.clientCredentials) { return "client_credentials needs a confidential client" }
+        if type == .public && !introspectableAudiences.isEmpty { return "introspection needs a confidential client" }
         if grantTypes.contains(.clientCredentials) && audiences.isEmpty { return "client_credentials needs at least one audience (its tokens are audience-bound)" }
         if let bad = audiences.first(where: { !ClientCredentialsGrant.isAbsoluteURIWithoutFragment($0) }) { return "audience '\(bad)' is not an absolute URI without a fragment" }
         if let bad = introspectableAudiences.first(where: { !ClientCredentialsGrant.isAbsoluteURIWithoutFragment($0) }) { return "introspectable audience '\(bad)' is not an absolute URI without a fragment" }

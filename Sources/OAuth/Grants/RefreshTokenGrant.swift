@@ -15,6 +15,8 @@ public struct RefreshTokenFamily: Sendable, Equatable {
     public var sid: String?
     /// The absolute end of the family: no rotation extends it.
     public var expiresAt: Date
+    /// The user's current username, when storage read it with the family.
+    public var username: String?
 
     public init(id: UUID = UUID(), clientID: String, userID: UUID, scopes: [String], audiences: [String], authTime: Date,
                 sid: String?, expiresAt: Date) {

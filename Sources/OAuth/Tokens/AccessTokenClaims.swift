@@ -13,9 +13,12 @@ public struct AccessTokenClaims: Sendable, Equatable {
     public var expiresAt: Int64
     /// Unique id: the handle for revocation and audit (never the token itself).
     public var jwtID: String
+    /// The user's username, for introspection (RFC 7662 §2.2 `username`); carried only inside
+    /// opaque tokens, where nobody but this server can read it.
+    public var username: String?
 
     public init(issuer: String, subject: String, audience: [String], clientID: String, scope: Scope,
-                issuedAt: Int64, expiresAt: Int64, jwtID: String) {
+                issuedAt: Int64, expiresAt: Int64, jwtID: String, username: String? = nil) {
         self.issuer = issuer
         self.subject = subject
         self.audience = audience
@@ -24,16 +27,19 @@ public struct AccessTokenClaims: Sendable, Equatable {
         self.issuedAt = issuedAt
         self.expiresAt = expiresAt
         self.jwtID = jwtID
+        self.username = username
     }
 
     /// The claims as a compact JSON object; `aud` is a string when there is one audience (RFC 7519 §4.1.3).
-    public func json() -> String {
+    /// - Parameter includeUsername: whether `username` is written (opaque tokens only).
+    public func json(includeUsername: Bool = false) -> String {
         let audience = self.audience.count == 1
             ? JSONText.string(self.audience[0])
             : "[" + self.audience.map(JSONText.string).joined(separator: ",") + "]"
         return "{\"iss\":\(JSONText.string(issuer)),\"sub\":\(JSONText.string(subject)),\"aud\":\(audience),"
             + "\"exp\":\(expiresAt),\"iat\":\(issuedAt),\"jti\":\(JSONText.string(jwtID)),"
-            + "\"client_id\":\(JSONText.string(clientID)),\"scope\":\(JSONText.string(scope.description))}"
+            + "\"client_id\":\(JSONText.string(clientID)),\"scope\":\(JSONText.string(scope.description))"
+            + (includeUsername ? username.map { ",\"username\":\(JSONText.string($0))" } ?? "" : "") + "}"
     }
 
     /// Reads claims written by ``json()``; nil when anything is missing or of the wrong type.
@@ -56,6 +62,6 @@ public struct AccessTokenClaims: Sendable, Equatable {
         let scope = scopeText.isEmpty ? Scope([]) : (try? Scope(parsing: scopeText))
         guard let scope else { return nil }
         return AccessTokenClaims(issuer: issuer, subject: subject, audience: audience, clientID: clientID, scope: scope,
-                                 issuedAt: iat, expiresAt: exp, jwtID: jti)
+                                 issuedAt: iat, expiresAt: exp, jwtID: jti, username: object["username"] as? String)
     }
 }

@@ -43,12 +43,13 @@ public struct AccessTokenIssuer: Sendable {
 
     /// - Parameter jwtID: the token's `jti`, when the caller had to know it before issuing
     ///   (to record it atomically with what the token is issued for); else a random one.
+    /// - Parameter username: the user's username, sealed into opaque tokens for introspection.
     public func issue(client: Client, subject: String, scope: Scope, audience: [String], ring: KeyRing, now: Date,
-                      jwtID: String? = nil) throws -> IssuedAccessToken {
+                      jwtID: String? = nil, username: String? = nil) throws -> IssuedAccessToken {
         let issuedAt = Int64(now.timeIntervalSince1970.rounded(.down))
         let claims = AccessTokenClaims(
             issuer: issuer, subject: subject, audience: audience, clientID: client.id, scope: scope,
-            issuedAt: issuedAt, expiresAt: issuedAt + lifetime(for: client), jwtID: jwtID ?? Self.newJWTID())
+            issuedAt: issuedAt, expiresAt: issuedAt + lifetime(for: client), jwtID: jwtID ?? Self.newJWTID(), username: username)
         switch client.accessTokenFormat {
         case .jwt:
             guard let key = ring.signingKey(for: client.signingAlgorithm) else {

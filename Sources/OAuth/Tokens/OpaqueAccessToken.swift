@@ -32,7 +32,7 @@ public enum OpaqueAccessToken {
 
     public static func seal(_ claims: AccessTokenClaims, key: OpaqueTokenKey) throws -> String {
         let head = prefix + key.id
-        let sealed = try AESGCM.seal(Array(claims.json().utf8), key: key.bytes, authenticating: Array(head.utf8))
+        let sealed = try AESGCM.seal(Array(claims.json(includeUsername: true).utf8), key: key.bytes, authenticating: Array(head.utf8))
         return head + "." + Base64URL.encode(sealed)
     }
 

@@ -1,0 +1,100 @@
+import Foundation
+import HTTPServer
+import JOSE
+import OAuth
+import PostgresStorage
+
+/// `POST /introspect` (RFC 7662): resource servers ask whether a token is active and what it says.
+///
+/// The caller authenticates as a client registered with `--introspect-audiences`; it sees only
+/// tokens whose `aud` includes one of those audiences (and refresh tokens issued to itself).
+/// Everything else — expired, revoked, malformed, foreign, another audience's — is exactly
+/// `{"active":false}`. Access tokens are checked without a database round trip: the signature or
+/// seal, the expiry, and the in-memory revocation set (``RevocationService``).
+struct IntrospectionEndpoint: Sendable {
+    let clients: ClientService
+    let keys: KeyService
+    let verifier: AccessTokenVerifier
+    let revocations: RevocationService
+    let usernames: UsernameCache
+    let refreshTokens: PostgresRefreshTokenStore
+    let logger: Logger
+
+    static let path = "/introspect"
+    static let inactive = Array("{\"active\":false}".utf8)
+
+    func introspect(_ request: HTTPRequest) async -> HTTPResponse {
+        do {
+            return try await handle(request)
+        } catch {
+            let mapped = OAuthErrorResponse.map(error)
+            logger.info("introspection refused", ["error": mapped.code.rawValue, "detail": mapped.detail ?? "", "remote": request.remoteAddress])
+            return OAuthErrorResponse.response(mapped, authorizationScheme: TokenEndpoint.authorizationScheme(request),
+                                               retryAfter: (error as? ThrottledFailure)?.retryAfter)
+        }
+    }
+
+    private func handle(_ request: HTTPRequest) async throws -> HTTPResponse {
+        // RFC 7662 §2.1: "The protected resource calls the introspection endpoint using an HTTP POST request".
+        guard request.method == .POST else { throw OAuthError.invalidRequest("The introspection endpoint accepts only POST.") }
+        guard TokenEndpoint.isFormURLEncoded(request.headers["Content-Type"]) else {
+            throw OAuthError.invalidRequest("The request body must be application/x-www-form-urlencoded.")
+        }
+        let form = try TokenRequest(body: request.body)
+        let authenticated = try await clients.authenticate(request, form: form)
+        let caller = authenticated.client
+        // RFC 7662 §2.1: "the endpoint MUST also require some form of authorization to access this
+        // endpoint": a confidential client registered with the audiences it may introspect.
+        guard authenticated.method != .none, !caller.introspectableAudiences.isEmpty else {
+            throw OAuthError(.invalidClient, "The client is not allowed to introspect tokens.", detail: "client \(caller.id) has no introspect audiences",
+                             isRedirectable: false)
+        }
+        guard let token = form["token"] else { throw OAuthError.invalidRequest("The token parameter is missing.") }
+        let body = try await answer(token, caller: caller)
+        return HTTPResponse(status: .ok, headers: OAuthErrorResponse.noStoreJSON, body: body)
+    }
+
+    /// The response body for `token` as `caller` may see it.
+    private func answer(_ token: String, caller: Client) async throws -> [UInt8] {
+        if RefreshTokenGrant.isWellFormed(token) {
+            return try await refreshTokenAnswer(token, caller: caller)
+        }
+        let now = Int64(Date().timeIntervalSince1970)
+        guard let claims = verifier.verify(token, keys: keys.current.ring.publishedKeys, now: now),
+              // Audience scoping: a resource server sees only tokens meant for an audience it may see.
+              claims.audience.contains(where: caller.introspectableAudiences.contains),
+              try await !revocations.isRevoked(jti: claims.jwtID) else { return Self.inactive }
+        var username = claims.username
+        if username == nil && claims.subject != claims.clientID {
+            username = try await usernames.username(subject: claims.subject)
+        }
+        return Array(Self.activeJSON(claims, username: username, tokenType: "Bearer").utf8)
+    }
+
+    /// A refresh token is active only to the client it was issued to, while its family is live
+    /// and it has not been rotated.
+    private func refreshTokenAnswer(_ token: String, caller: Client) async throws -> [UInt8] {
+        guard let status = try await refreshTokens.status(tokenHash: AuthorizationCode.hash(token)),
+              status.family.clientID == caller.id, status.isActive else { return Self.inactive }
+        let family = status.family
+        let claims = AccessTokenClaims(
+            issuer: verifier.issuer, subject: family.userID.uuidString.lowercased(), audience: family.audiences, clientID: family.clientID,
+            scope: family.scope, issuedAt: Int64(status.issuedAt.timeIntervalSince1970), expiresAt: Int64(status.expiresAt.timeIntervalSince1970),
+            jwtID: "", username: family.username)
+        return Array(Self.activeJSON(claims, username: family.username, tokenType: "refresh_token").utf8)
+    }
+
+    /// RFC 7662 §2.2: `active`, then `scope`, `client_id`, `username`, `token_type`, `exp`, `iat`,
+    /// `sub`, `aud`, `iss`, `jti`.
+    static func activeJSON(_ claims: AccessTokenClaims, username: String?, tokenType: String) -> String {
+        let audience = claims.audience.count == 1
+            ? JSONText.string(claims.audience[0])
+            : "[" + claims.audience.map(JSONText.string).joined(separator: ",") + "]"
+        var members = "{\"active\":true,\"scope\":\(JSONText.string(claims.scope.description)),\"client_id\":\(JSONText.string(claims.clientID))"
+        if let username { members += ",\"username\":\(JSONText.string(username))" }
+        members += ",\"token_type\":\(JSONText.string(tokenType)),\"exp\":\(claims.expiresAt),\"iat\":\(claims.issuedAt)"
+            + ",\"sub\":\(JSONText.string(claims.subject)),\"aud\":\(audience),\"iss\":\(JSONText.string(claims.issuer))"
+        if !claims.jwtID.isEmpty { members += ",\"jti\":\(JSONText.string(claims.jwtID))" }
+        return members + "}"
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import Postgres
+import PostgresStorage
+import Synchronization
+
+/// Usernames by subject, for introspecting JWT access tokens without a database round trip.
+///
+/// Entries are kept only while `NOTIFY tessera_users` is being received: a rename, disable or
+/// delete drops the user's entry on every instance at once. While the notification connection
+/// is down, nothing is cached and every lookup reads PostgreSQL.
+final class UsernameCache: Sendable {
+    let users: PostgresUserStore
+    private let listener: PostgresListener?
+    private let state = Mutex(State())
+    private let tasks = BackgroundTasks()
+
+    /// Bounds memory: at most this many users are cached.
+    static let capacity = 50_000
+
+    private struct State {
+        var isCaching = false
+        var entries: [UUID: String?] = [:]
+        /// Bumped by every invalidation, so that a read that raced a change is not cached.
+        var generation: UInt64 = 0
+    }
+
+    init(users: PostgresUserStore, listenerConfiguration: PostgresConfiguration?) {
+        self.users = users
+        listener = listenerConfiguration.map { PostgresListener(configuration: $0, channels: [PostgresUserStore.channel]) }
+    }
+
+    /// The username of `subject` (nil for a subject that is not a user, or a deleted or disabled one).
+    func username(subject: String) async throws -> String? {
+        guard let id = UUID(uuidString: subject) else { return nil }
+        let (cached, generation) = state.withLock { state -> (String??, UInt64?) in
+            guard state.isCaching else { return (nil, nil) }
+            return (state.entries[id], state.generation)
+        }
+        if let cached { return cached }
+        let user = try await users.user(id: id)
+        let username = user.flatMap { $0.isDisabled ? nil : $0.username }
+        if let generation {
+            state.withLock { state in
+                guard state.isCaching, state.generation == generation else { return }
+                if state.entries.count >= Self.capacity { state.entries.removeAll(keepingCapacity: true) }
+                state.entries[id] = username
+            }
+        }
+        return username
+    }
+
+    func start() {
+        guard let listener else { return }
+        listener.start()
+        tasks.add([Task { [self] in
+            for await event in listener.events {
+                state.withLock { state in
+                    state.generation &+= 1
+                    switch event {
+                    case .notification(_, let payload):
+                        if let id = UUID(uuidString: payload) { state.entries[id] = nil } else { state.entries.removeAll() }
+                    case .connected:
+                        state.entries.removeAll()
+                        state.isCaching = true
+                    case .disconnected:
+                        state.entries.removeAll()
+                        state.isCaching = false
+                    }
+                }
+            }
+        }])
+    }
+
+    func stop() async {
+        listener?.stop()
+        await tasks.stopAll()
+    }
+}
