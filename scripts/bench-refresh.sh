@@ -23,15 +23,7 @@ chmod 755 "$work"
 tessera_pid=
 cleanup() { [ -n "$tessera_pid" ] && kill "$tessera_pid" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.05; done; echo "no answer from $1" >&2; return 1; }
-busy() { python3 -c '
-import time
-def sample():
-    f = [int(x) for x in open("/proc/stat").readline().split()[1:9]]
-    return sum(f) - f[3] - f[4], sum(f)
-(b0, t0), _, (b1, t1) = sample(), time.sleep(1), sample()
-print(round(100 * (b1 - b0) / (t1 - t0)))'; }
+. "$here/scripts/bench/lib.sh"
 
 export PGDATABASE=bench_refresh
 psql -q -d postgres -c "DROP DATABASE IF EXISTS bench_refresh" -c "CREATE DATABASE bench_refresh"

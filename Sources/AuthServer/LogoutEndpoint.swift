@@ -56,7 +56,7 @@ struct LogoutEndpoint: Sendable {
             guard let client else {
                 throw AuthorizationPageError("A post_logout_redirect_uri needs a client_id or an id_token_hint.")
             }
-            guard client.postLogoutRedirectURIs.contains(uri) else {
+            guard client.postLogoutRedirectURIs.contains(where: { RedirectURI.identical($0, uri) }) else {
                 throw AuthorizationPageError("The post_logout_redirect_uri is not registered for this application.",
                                              detail: "client \(client.id) sent an unregistered post_logout_redirect_uri")
             }

@@ -19,7 +19,7 @@ public struct PostgresLoginStore: Sendable {
 
     /// Stores a new session under the hash of its cookie value.
     public func createSession(_ session: LoginSession, idHash: [UInt8]) async throws {
-        try await pool.withConnection { connection in
+        _ = try await pool.withConnection { connection in
             try connection.query("""
                 INSERT INTO login_sessions (id_sha256, sid, user_id, auth_time, expires_at)
                 VALUES (\(idHash), \(session.sid), \(session.userID), \(session.authTime), \(session.expiresAt))
@@ -73,7 +73,7 @@ public struct PostgresLoginStore: Sendable {
 
     public func createInteraction(idHash: [UInt8], browserHash: [UInt8], request: AuthorizationRequest, expiresAt: Date) async throws {
         let json = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
-        try await pool.withConnection { connection in
+        _ = try await pool.withConnection { connection in
             try connection.query("""
                 INSERT INTO authorization_interactions (id_sha256, browser_sha256, client_id, request, expires_at)
                 VALUES (\(idHash), \(browserHash), \(request.clientID), \(json)::jsonb, \(expiresAt))
@@ -102,7 +102,7 @@ public struct PostgresLoginStore: Sendable {
 
     /// Records who signed in during the interaction.
     public func attachLogin(interactionHash: [UInt8], userID: UUID, sessionHash: [UInt8]) async throws {
-        try await pool.withConnection { connection in
+        _ = try await pool.withConnection { connection in
             try connection.query("""
                 UPDATE authorization_interactions SET user_id = \(userID), session_sha256 = \(sessionHash)
                 WHERE id_sha256 = \(interactionHash)
@@ -131,7 +131,7 @@ public struct PostgresLoginStore: Sendable {
     /// Adds `scope` to what the user has allowed the client.
     public func grantConsent(userID: UUID, clientID: String, scope: Scope) async throws {
         let scopes = scope.tokens.sorted()
-        try await pool.withConnection { connection in
+        _ = try await pool.withConnection { connection in
             try connection.query("""
                 INSERT INTO consents (user_id, client_id, scopes) VALUES (\(userID), \(clientID), \(scopes))
                 ON CONFLICT (user_id, client_id) DO UPDATE
@@ -143,7 +143,7 @@ public struct PostgresLoginStore: Sendable {
     // MARK: Authorization codes
 
     public func createCode(_ code: AuthorizationCode, hash: [UInt8]) async throws {
-        try await pool.withConnection { connection in
+        _ = try await pool.withConnection { connection in
             try connection.query("""
                 INSERT INTO authorization_codes (code_sha256, client_id, user_id, redirect_uri, code_challenge, scopes, audiences,
                     nonce, sid, auth_time, expires_at)

@@ -82,7 +82,7 @@ public enum AuthorizationCodeGrant {
         // RFC 6749 §4.1.3: "ensure that the authorization code was issued to the authenticated confidential client".
         guard code.clientID == client.id else { throw failure("code of client \(code.clientID) presented by \(client.id)") }
         // RFC 6749 §4.1.3: "ensure that the "redirect_uri" parameter is present ... and that their values are identical."
-        guard code.redirectURI == redirectURI else { throw failure("redirect_uri differs from the authorization request") }
+        guard RedirectURI.identical(code.redirectURI, redirectURI) else { throw failure("redirect_uri differs from the authorization request") }
         // RFC 7636 §4.6: "If the values are not equal, an error response indicating "invalid_grant" ... MUST be returned."
         guard PKCE.verify(verifier: verifier, challenge: code.codeChallenge) else { throw failure("PKCE verification failed") }
     }

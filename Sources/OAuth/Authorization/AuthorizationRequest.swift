@@ -71,6 +71,9 @@ public struct AuthorizationParameters: Sendable {
     public let resources: [String]
     /// The first parameter that appeared more than once, other than `resource`.
     public let repeated: String?
+    /// Every parameter that appeared more than once (stage one checks `client_id` and
+    /// `redirect_uri` among them, whatever else repeated first).
+    public let repeatedNames: Set<String>
 
     /// Parameters longer than this are refused: bounds what a request can make the server store.
     public static let maximumValueBytes = 2_048
@@ -87,6 +90,7 @@ public struct AuthorizationParameters: Sendable {
         var values: [String: String] = [:]
         var seen = Set<String>()
         var repeated: String?
+        var repeatedNames = Set<String>()
         var resources: [String] = []
         for (name, value) in pairs {
             if name == "resource" {
@@ -95,6 +99,7 @@ public struct AuthorizationParameters: Sendable {
             }
             if !seen.insert(name).inserted {
                 if repeated == nil { repeated = name }
+                repeatedNames.insert(name)
                 continue
             }
             if !value.isEmpty { values[name] = value }
@@ -102,6 +107,7 @@ public struct AuthorizationParameters: Sendable {
         self.values = values
         self.resources = resources
         self.repeated = repeated
+        self.repeatedNames = repeatedNames
     }
 
     public subscript(name: String) -> String? { values[name] }
@@ -109,7 +115,7 @@ public struct AuthorizationParameters: Sendable {
     /// Stage one: the client id and redirect URI, which decide whether errors can be redirected.
     /// Returns the client id; the caller looks the client up and calls ``redirectURI(for:)``.
     public func clientID() throws(AuthorizationPageError) -> String {
-        if repeated == "client_id" { throw AuthorizationPageError("The client_id parameter is repeated.") }
+        if repeatedNames.contains("client_id") { throw AuthorizationPageError("The client_id parameter is repeated.") }
         guard let clientID = values["client_id"] else { throw AuthorizationPageError("The request has no client_id.") }
         guard PresentedCredentials.isWellFormed(clientID: clientID) else {
             throw AuthorizationPageError("The client_id is not valid.")
@@ -119,7 +125,7 @@ public struct AuthorizationParameters: Sendable {
 
     /// Stage one, continued: the redirect URI must be present and registered for `client`.
     public func redirectURI(for client: Client) throws(AuthorizationPageError) -> String {
-        if repeated == "redirect_uri" { throw AuthorizationPageError("The redirect_uri parameter is repeated.") }
+        if repeatedNames.contains("redirect_uri") { throw AuthorizationPageError("The redirect_uri parameter is repeated.") }
         // Tessera requires redirect_uri on every request (OAuth 2.1 §4.1.1 for clients with several).
         guard let redirectURI = values["redirect_uri"] else { throw AuthorizationPageError("The request has no redirect_uri.") }
         guard RedirectURI.matches(redirectURI, registered: client.redirectURIs, allowsLoopbackPort: client.type == .public) else {

@@ -6,9 +6,16 @@ public enum RedirectURI {
     /// the time of the request for loopback IP redirect URIs" — only for `http` loopback IP
     /// literals, never for `localhost` or other hosts.
     public static func matches(_ requested: String, registered: [String], allowsLoopbackPort: Bool) -> Bool {
-        if registered.contains(requested) { return true }
+        if registered.contains(where: { identical($0, requested) }) { return true }
         guard allowsLoopbackPort, let request = withoutLoopbackPort(requested) else { return false }
-        return registered.contains { withoutLoopbackPort($0) == request }
+        return registered.contains { withoutLoopbackPort($0).map { identical($0, request) } ?? false }
+    }
+
+    /// Byte-for-byte equality of the UTF-8 forms. Swift's `==` on strings compares canonical
+    /// equivalence ("\u{212A}" KELVIN SIGN equals "K"), which is not "identical" (RFC 6749 §4.1.3,
+    /// RFC 3986 §6.2.1 simple string comparison).
+    public static func identical(_ lhs: String, _ rhs: String) -> Bool {
+        lhs.utf8.elementsEqual(rhs.utf8)
     }
 
     /// A loopback IP redirect URI with its port removed (`http://127.0.0.1:5000/cb` → `http://127.0.0.1/cb`), or nil.

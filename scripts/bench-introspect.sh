@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# RFC 7662 introspection at POST /introspect: Tessera with an opaque and an ES256 JWT access token,
+# next to the glewlwyd peer of $PEER_DIR (default ../shared/peers/glewlwyd) introspecting its own
+# RS256 token, all driven by the same wrk script with the same parameters in the same run. Two
+# loads: the headline (-t2 -c32) and a moderate one (-t1 -c8) for the latency goal. Each
+# response is checked to say "active": true before and after. Without the peer, its rows and the
+# ratios are skipped with a note.
+# Runs inside scripts/with-test-postgres.sh (libpq PG* variables set).
+#
+#   BENCH_DURATION=5 scripts/with-test-postgres.sh scripts/bench-introspect.sh
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+TESSERA_BIN=${TESSERA_BIN:-$here/.build/release/tessera}
+duration=${BENCH_DURATION:-10}
+peer_dir=${PEER_DIR:-$here/../shared/peers/glewlwyd}
+peer_base="http://127.0.0.1:${GLWD_PORT:-54593}/api"
+lua="$here/scripts/bench/introspect.lua"
+[ -x "$TESSERA_BIN" ] || { echo "no $TESSERA_BIN: build first (swift build -c release)" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/tessera-bench-introspect.XXXXXX)
+tessera_pid=
+started_peer=no
+cleanup() {
+    [ -n "$tessera_pid" ] && kill "$tessera_pid" 2>/dev/null || true
+    if [ "$started_peer" = yes ]; then "$peer_dir/stop.sh" >/dev/null 2>&1 || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+. "$here/scripts/bench/lib.sh"
+
+# check NAME URL BASIC TOKEN: the introspection answers 200 and active true.
+check() {
+    local status
+    status=$(curl -sS -o "$work/$1.check" -w '%{http_code}' -H "Authorization: Basic $3" -d "token=$4" "$2")
+    [ "$status" = 200 ] && grep -q '"active" *: *true' "$work/$1.check" \
+        || { echo "$1: introspection did not answer active ($status): $(head -c 300 "$work/$1.check")" >&2; exit 1; }
+}
+# measure NAME URL BASIC TOKEN: warm-up, then -t2 -c32 and -t1 -c8 runs appended to results.jsonl.
+measure() {
+    local name=$1 url=$2 auth=$3 token=$4 t c line
+    check "$name" "$url" "$auth" "$token"
+    BENCH_BASIC=$auth BENCH_TOKEN=$token wrk -t2 -c32 -d2s -s "$lua" "$url" >/dev/null
+    for tc in 2:32 1:8; do
+        t=${tc%:*}; c=${tc#*:}
+        BENCH_BASIC=$auth BENCH_TOKEN=$token wrk -t"$t" -c"$c" -d"${duration}s" --latency -s "$lua" "$url" >"$work/$name.$c.txt" 2>&1
+        line=$(grep '^{"rps"' "$work/$name.$c.txt") || { cat "$work/$name.$c.txt" >&2; exit 1; }
+        echo "{\"name\":\"$name\",\"connections\":$c,${line:1}" >>"$work/results.jsonl"
+    done
+    check "$name" "$url" "$auth" "$token"
+}
+
+echo "$(nproc) cores shared by wrk, the servers and PostgreSQL; machine busy before start: $(busy)%"
+start_peer
+
+port=$(free_port)
+"$TESSERA_BIN" keys init --keys-dir "$work/keys" >/dev/null
+TESSERA_KEYS_DIR="$work/keys" "$TESSERA_BIN" serve --migrate --listen "127.0.0.1:$port" --log-level warning >"$work/tessera.log" 2>&1 &
+tessera_pid=$!
+wait_http "http://127.0.0.1:$port/readyz"
+create() {  # create ID ARGS...: prints the new client's secret
+    local id=$1; shift
+    TESSERA_KEYS_DIR="$work/keys" "$TESSERA_BIN" clients create --id "$id" --grant-types client_credentials --scopes bench \
+        --audiences https://api.bench.example --auth-method client_secret_basic --json "$@" \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])'
+}
+rs_secret=$(create bench-rs --introspect-audiences https://api.bench.example)
+rs_auth=$(basic bench-rs "$rs_secret")
+for kind in opaque:opaque jwt:jwt; do
+    IFS=: read -r name format <<<"$kind"
+    secret=$(create "bench-$name" --token-format "$format" --signing-alg ES256)
+    token=$(curl -fsS -u "bench-$name:$secret" -d grant_type=client_credentials "http://127.0.0.1:$port/token" \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+    measure "tessera_$name" "http://127.0.0.1:$port/introspect" "$rs_auth" "$token"
+done
+kill "$tessera_pid"; wait "$tessera_pid" 2>/dev/null || true; tessera_pid=
+
+if [ "$peer" = yes ]; then
+    peer_auth=$(basic "${GLWD_CLIENT_ID:-bench-client}" "${GLWD_CLIENT_SECRET:-bench-secret-0123456789abcdef}")
+    peer_token=$(curl -fsS -H "Authorization: Basic $peer_auth" -d grant_type=client_credentials -d "scope=${GLWD_SCOPE:-bench}" \
+        "$peer_base/glwd/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+    measure peer_rs256 "$peer_base/glwd/introspect" "$peer_auth" "$peer_token"
+fi
+echo "machine busy at the end: $(busy)%"
+
+python3 - "$work/results.jsonl" "$peer" "$duration" <<'PY'
+import json, sys
+path, peer, duration = sys.argv[1:]
+rows = [json.loads(line) for line in open(path)]
+by = {(r["name"], r["connections"]): r for r in rows}
+labels = {"tessera_opaque": "tessera, opaque token", "tessera_jwt": "tessera, ES256 JWT", "peer_rs256": "glewlwyd, RS256 JWT"}
+print(f"\nPOST /introspect (client_secret_basic), wrk -d{duration}s, loopback")
+print(f"{'server / token':<24}{'-c32 req/s':>11}{'p50 ms':>8}{'p99 ms':>8}{'-c8 req/s':>11}{'p50 ms':>8}{'p99 ms':>8}")
+for name in labels:
+    if (name, 32) in by:
+        a, b = by[(name, 32)], by[(name, 8)]
+        print(f"{labels[name]:<24}{a['rps']:>11.0f}{a['p50_ms']:>8.2f}{a['p99_ms']:>8.2f}{b['rps']:>11.0f}{b['p50_ms']:>8.2f}{b['p99_ms']:>8.2f}")
+bad = [f"{labels[r['name']]} -c{r['connections']}: {r['non2xx']} non-2xx, {r['socket_errors']} socket errors"
+       for r in rows if r["non2xx"] or r["socket_errors"]]
+if bad:
+    sys.exit("INVALID RUN, no ratios: " + "; ".join(bad))
+print()
+for name in ("tessera_opaque", "tessera_jwt"):
+    p99 = by[(name, 8)]["p99_ms"]
+    print(f"{labels[name] + ' p99 at -c8 (ms)':<62}{p99:>7.2f}  goal < 2: {'goal met' if p99 < 2 else 'goal missed'}")
+if peer == "yes":
+    for name in ("tessera_opaque", "tessera_jwt"):
+        value = by[(name, 32)]["rps"] / by[("peer_rs256", 32)]["rps"]
+        print(f"{labels[name] + ' / glewlwyd (-c32)':<62}{value:>7.2f}  goal >= 10: {'goal met' if value >= 10 else 'goal missed'}")
+else:
+    print("(no peer: ratios skipped)")
+PY
