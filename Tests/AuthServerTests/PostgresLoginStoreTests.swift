@@ -301,7 +301,7 @@ struct PostgresLoginStoreTests {
         await fixture.database.drop()
     }
 
-    @Test("purgeExpired deletes only expired rows, and keeps a redeemed code while its access token lives")
+    @Test("The janitor deletes only expired rows, and keeps a redeemed code while its access token lives")
     func purge() async throws {
         let fixture = try await Fixture.make()
         let store = fixture.store
@@ -335,7 +335,7 @@ struct PostgresLoginStoreTests {
         }
 
         // 1 session, 1 interaction, 1 revocation, and 3 codes: expired, consumed expired, redeemed with a dead token.
-        #expect(try await store.purgeExpired() == 6)
+        #expect(try await PostgresJanitor(pool: store.pool).sweep()?.values.reduce(0, +) == 6)
         #expect(try await fixture.count("login_sessions") == 1)
         #expect(try await store.session(idHash: Self.hash("live session")) != nil)
         #expect(try await fixture.count("authorization_interactions") == 1)
@@ -349,7 +349,16 @@ struct PostgresLoginStoreTests {
         #expect(try await store.isAccessTokenRevoked(jti: "alive"))
         #expect(try await store.redeemCode(hash: Self.hash("expired code"), accessTokenJTI: "y", accessTokenExpiresAt: Self.time(600)) == .notFound)
         #expect(try await store.redeemCode(hash: Self.hash("live code"), accessTokenJTI: "z", accessTokenExpiresAt: Self.time(600)) == .redeemed(liveCode))
-        #expect(try await store.purgeExpired() == 0)
+        #expect(try await PostgresJanitor(pool: store.pool).sweep()?.values.reduce(0, +) == 0)
         await fixture.database.drop()
+    }
+}
+
+extension PostgresLoginStore {
+    /// A redemption whose plan accepts every code and issues an access token without a refresh family.
+    func redeemCode(hash: [UInt8], accessTokenJTI: String, accessTokenExpiresAt: Date) async throws -> CodeRedemption {
+        try await redeemCode(hash: hash) { _ in
+            .success(RedemptionPlan(accessToken: .init(jti: accessTokenJTI, expiresAt: accessTokenExpiresAt), refreshFamily: nil))
+        }
     }
 }
