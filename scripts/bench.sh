@@ -23,3 +23,6 @@ scripts/with-test-postgres.sh scripts/bench-token.sh
 echo
 echo "== Refresh-token rotation next to pgbench running the same transaction"
 scripts/with-test-postgres.sh scripts/bench-refresh.sh
+echo
+echo "== Introspection: opaque and JWT tokens next to the glewlwyd peer"
+scripts/with-test-postgres.sh scripts/bench-introspect.sh
