@@ -10,6 +10,7 @@ struct AuthorizationEndpoint: Sendable {
     static let path = "/authorize"
 
     func authorize(_ request: HTTPRequest) async -> HTTPResponse {
+        if let limited = login.rateLimitedPage(request) { return limited }
         // Stage one: until the client and its redirect URI are known good, errors are shown
         // to the person and never redirected (RFC 6749 §4.1.2.1).
         let parameters: AuthorizationParameters

@@ -25,6 +25,7 @@ final class BrowserLogin: Sendable {
     let codeTTL: TimeInterval
     let sessionTTL: TimeInterval
     let logger: Logger
+    let limits: RateLimits
     /// Failed logins: the 5th failure for an account (or the 20th from a source address, which
     /// many people may share behind a NAT) starts a backoff of 1 s, doubling with each further
     /// failure up to 5 minutes.
@@ -39,7 +40,8 @@ final class BrowserLogin: Sendable {
     static let invalidCredentials = "Invalid username or password."
 
     init(pool: PostgresPool, clients: ClientService, issuer: Issuer, kek: KeyEncryptionKey, codeTTL: TimeInterval,
-         sessionTTL: TimeInterval, argon2Parameters: Argon2Parameters, logger: Logger) {
+         sessionTTL: TimeInterval, argon2Parameters: Argon2Parameters, logger: Logger, limits: RateLimits) {
+        self.limits = limits
         self.store = PostgresLoginStore(pool: pool)
         self.users = PostgresUserStore(pool: pool)
         self.clients = clients
@@ -50,6 +52,18 @@ final class BrowserLogin: Sendable {
         self.csrfKey = kek.derivedKey(purpose: "browser form csrf tokens")
         self.argon2Parameters = argon2Parameters
         self.logger = logger
+    }
+
+    /// The 429 page when this address has made too many browser requests, else nil.
+    func rateLimitedPage(_ request: HTTPRequest) -> HTTPResponse? {
+        do {
+            try limits.enforce(limits.browser, key: request.remoteAddress)
+            return nil
+        } catch {
+            return Pages.error(status: .tooManyRequests, title: "Too many requests",
+                               message: "Too many requests came from your network. Try again in \(error.retryAfter) second\(error.retryAfter == 1 ? "" : "s").",
+                               headers: HTTPHeaders([("Retry-After", "\(error.retryAfter)")]))
+        }
     }
 
     // MARK: - Clients and sessions

@@ -4,12 +4,15 @@ import OAuth
 extension ClientService {
     /// Authenticates the client of a token, revocation or introspection request (RFC 6749 §2.3).
     /// A throttled failure carries the `Retry-After` the client is told.
-    func authenticate(_ request: HTTPRequest, form: TokenRequest) async throws -> AuthenticatedClient {
+    func authenticate(_ request: HTTPRequest, form: TokenRequest, audit: AuditLog) async throws -> AuthenticatedClient {
         let authentication = ClientAuthenticationRequest(
             authorization: request.headers["Authorization"], parameters: form.parameters, sourceAddress: request.remoteAddress)
         do {
             return try await authenticator.authenticate(authentication)
         } catch let error as OAuthError where error.code == .invalidClient {
+            // The id the request claimed, if readable: never the secret.
+            let claimed = form["client_id"] ?? (try? request.headers["Authorization"].flatMap { try BasicCredentials.parse(authorization: $0) })??.clientID
+            audit.record(.clientAuthenticationFailed, ["client_id": claimed.map { String($0.prefix(128)) } ?? "", "detail": error.detail ?? ""])
             if let wait = authenticator.retryAfter(for: authentication) {
                 throw ThrottledFailure(error: error, retryAfter: AuthenticationThrottle.retryAfterSeconds(wait))
             }

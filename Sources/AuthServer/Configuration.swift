@@ -32,6 +32,25 @@ public struct Configuration: Sendable, Equatable {
     public var sessionTTL: TimeInterval = 12 * 3_600
     /// ID-token lifetime.
     public var idTokenTTL: TimeInterval = 3_600
+    /// Where `/metrics` (with `/healthz` and `/readyz`) is served instead of the main listener; nil: on the main one.
+    public var adminListen: ListenAddress?
+    /// Proxies whose `X-Forwarded-For` is believed; nobody else's is.
+    public var trustedProxies: [IPNetwork] = []
+    /// Token-bucket rates in requests per second (bursts of twice as many); 0 turns a limit off.
+    public struct RateLimitSettings: Sendable, Equatable {
+        /// Per client at the token endpoint.
+        public var token: Double = 100
+        /// Per client at the introspection endpoint.
+        public var introspection: Double = 2_000
+        /// Per client at the revocation endpoint.
+        public var revocation: Double = 50
+        /// Per source address: failed token-endpoint requests.
+        public var tokenFailures: Double = 10
+        /// Per source address: the browser pages (authorize, login, consent, logout).
+        public var browser: Double = 20
+        public init() {}
+    }
+    public var rateLimits = RateLimitSettings()
     /// How often expired rows are deleted (by one instance at a time).
     public var janitorInterval: TimeInterval = 300
     /// Refresh-token idle lifetime for clients without their own: unused this long, a token expires.
@@ -76,6 +95,13 @@ public struct Configuration: Sendable, Equatable {
         public static let idTokenTTL = "TESSERA_ID_TOKEN_TTL"
         public static let refreshIdleTTL = "TESSERA_REFRESH_IDLE_TTL"
         public static let janitorInterval = "TESSERA_JANITOR_INTERVAL"
+        public static let adminListen = "TESSERA_ADMIN_LISTEN"
+        public static let rateLimitToken = "TESSERA_RATE_LIMIT_TOKEN"
+        public static let rateLimitIntrospection = "TESSERA_RATE_LIMIT_INTROSPECTION"
+        public static let rateLimitRevocation = "TESSERA_RATE_LIMIT_REVOCATION"
+        public static let rateLimitTokenFailures = "TESSERA_RATE_LIMIT_TOKEN_FAILURES"
+        public static let rateLimitBrowser = "TESSERA_RATE_LIMIT_BROWSER"
+        public static let trustedProxies = "TESSERA_TRUSTED_PROXIES"
         public static let refreshAbsoluteTTL = "TESSERA_REFRESH_ABSOLUTE_TTL"
         public static let argon2Memory = "TESSERA_ARGON2_MEMORY_KIB"
         public static let argon2Iterations = "TESSERA_ARGON2_ITERATIONS"
@@ -162,6 +188,31 @@ public struct Configuration: Sendable, Equatable {
         configuration.codeTTL = try duration(Variable.codeTTL, default: "60s", range: 1...600, example: "60s")
         configuration.sessionTTL = try duration(Variable.sessionTTL, default: "12h", range: 60...(30 * 86_400), example: "12h")
         configuration.idTokenTTL = try duration(Variable.idTokenTTL, default: "1h", range: 60...86_400, example: "1h")
+        if let text = value(nil, Variable.adminListen) {
+            do { configuration.adminListen = try ListenAddress(parsing: text) } catch {
+                throw ConfigurationError(setting: Variable.adminListen, message: "\(error.reason) (got \"\(text)\")")
+            }
+        }
+        func rate(_ variable: String, default fallback: Double) throws(ConfigurationError) -> Double {
+            guard let text = value(nil, variable) else { return fallback }
+            guard let parsed = Double(text), parsed >= 0, parsed <= 1_000_000, parsed.isFinite else {
+                throw ConfigurationError(setting: variable, message: "must be requests per second, 0 (no limit) to 1000000 (got \"\(text)\")")
+            }
+            return parsed
+        }
+        let defaultRates = RateLimitSettings()
+        configuration.rateLimits.token = try rate(Variable.rateLimitToken, default: defaultRates.token)
+        configuration.rateLimits.introspection = try rate(Variable.rateLimitIntrospection, default: defaultRates.introspection)
+        configuration.rateLimits.revocation = try rate(Variable.rateLimitRevocation, default: defaultRates.revocation)
+        configuration.rateLimits.tokenFailures = try rate(Variable.rateLimitTokenFailures, default: defaultRates.tokenFailures)
+        configuration.rateLimits.browser = try rate(Variable.rateLimitBrowser, default: defaultRates.browser)
+        if let text = value(nil, Variable.trustedProxies) {
+            for item in text.split(whereSeparator: { $0 == "," || $0 == " " }) {
+                do { configuration.trustedProxies.append(try IPNetwork(parsing: String(item))) } catch {
+                    throw ConfigurationError(setting: Variable.trustedProxies, message: "\(error.reason); give IP addresses or networks such as 10.0.0.0/8, separated by commas")
+                }
+            }
+        }
         configuration.janitorInterval = try duration(Variable.janitorInterval, default: "5m", range: 1...86_400, example: "5m")
         configuration.refreshIdleTTL = try duration(Variable.refreshIdleTTL, default: "7d", range: 60...(365 * 86_400), example: "7d")
         configuration.refreshAbsoluteTTL = try duration(Variable.refreshAbsoluteTTL, default: "30d", range: 60...(365 * 86_400), example: "30d")

@@ -19,6 +19,8 @@ struct IntrospectionEndpoint: Sendable {
     let usernames: UsernameCache
     let refreshTokens: PostgresRefreshTokenStore
     let logger: Logger
+    let audit: AuditLog
+    let limits: RateLimits
 
     static let path = "/introspect"
     static let inactive = Array("{\"active\":false}".utf8)
@@ -29,8 +31,7 @@ struct IntrospectionEndpoint: Sendable {
         } catch {
             let mapped = OAuthErrorResponse.map(error)
             logger.info("introspection refused", ["error": mapped.code.rawValue, "detail": mapped.detail ?? "", "remote": request.remoteAddress])
-            return OAuthErrorResponse.response(mapped, authorizationScheme: TokenEndpoint.authorizationScheme(request),
-                                               retryAfter: (error as? ThrottledFailure)?.retryAfter)
+            return OAuthErrorResponse.response(for: error, authorizationScheme: TokenEndpoint.authorizationScheme(request))
         }
     }
 
@@ -41,7 +42,7 @@ struct IntrospectionEndpoint: Sendable {
             throw OAuthError.invalidRequest("The request body must be application/x-www-form-urlencoded.")
         }
         let form = try TokenRequest(body: request.body)
-        let authenticated = try await clients.authenticate(request, form: form)
+        let authenticated = try await clients.authenticate(request, form: form, audit: audit)
         let caller = authenticated.client
         // RFC 7662 §2.1: "the endpoint MUST also require some form of authorization to access this
         // endpoint": a confidential client registered with the audiences it may introspect.
@@ -49,6 +50,7 @@ struct IntrospectionEndpoint: Sendable {
             throw OAuthError(.invalidClient, "The client is not allowed to introspect tokens.", detail: "client \(caller.id) has no introspect audiences",
                              isRedirectable: false)
         }
+        try limits.enforce(limits.introspection, key: caller.id)
         guard let token = form["token"] else { throw OAuthError.invalidRequest("The token parameter is missing.") }
         let body = try await answer(token, caller: caller)
         return HTTPResponse(status: .ok, headers: OAuthErrorResponse.noStoreJSON, body: body)

@@ -22,7 +22,7 @@ final class Janitor: Sendable {
                 do {
                     guard let deleted = try await store.sweep() else { continue }
                     if !deleted.isEmpty {
-                        logger.info("expired rows deleted", ["event": "janitor_sweep",
+                        logger.info("expired rows deleted", [
                                                             "rows": deleted.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")])
                     }
                 } catch {

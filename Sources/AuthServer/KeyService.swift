@@ -28,7 +28,12 @@ public final class KeyService: Sendable {
         public let jwksETag: String
     }
 
-    public init(manager: KeyManager, logger: Logger, listenerConfiguration: PostgresConfiguration?, maintenanceInterval: Duration = .seconds(30)) {
+    /// - Parameter audit: where a rotation made by this instance is recorded (nil: nowhere).
+    private let audit: AuditLog?
+
+    public init(manager: KeyManager, logger: Logger, listenerConfiguration: PostgresConfiguration?, maintenanceInterval: Duration = .seconds(30),
+                audit: AuditLog? = nil) {
+        self.audit = audit
         self.manager = manager
         self.logger = logger
         self.maintenanceInterval = maintenanceInterval
@@ -91,6 +96,7 @@ public final class KeyService: Sendable {
         do {
             if try await manager.maintain() {
                 logger.info("signing keys changed by the lifecycle")
+                audit?.record(.keyRotated, ["by": "lifecycle"])
             }
         } catch {
             logger.warning("signing-key maintenance failed", ["error": "\(error)"])

@@ -7,6 +7,8 @@ import OAuth
 struct LoginEndpoint: Sendable {
     let login: BrowserLogin
     let logger: Logger
+    let audit: AuditLog
+    let metrics: Metrics
 
     static let loginPath = "/login"
     static let consentPath = "/consent"
@@ -14,6 +16,7 @@ struct LoginEndpoint: Sendable {
     // MARK: - Login
 
     func submitLogin(_ request: HTTPRequest) async -> HTTPResponse {
+        if let limited = login.rateLimitedPage(request) { return limited }
         let form: [String: String]
         let bound: BrowserLogin.BoundInteraction
         do {
@@ -29,13 +32,15 @@ struct LoginEndpoint: Sendable {
         do {
             switch try await login.checkCredentials(username: username, password: password, sourceAddress: request.remoteAddress) {
             case .throttled(let retryAfter):
-                logger.info("login throttled", ["event": "login_throttled", "remote": request.remoteAddress, "retry_after": "\(retryAfter)"])
+                audit.record(.loginThrottled, ["client_id": bound.client.id, "retry_after": "\(retryAfter)"])
+                metrics.rateLimited("login")
                 var throttled = page
                 throttled.errorMessage = "Too many failed sign-in attempts. Try again in \(retryAfter) second\(retryAfter == 1 ? "" : "s")."
                 return Pages.login(throttled, status: .tooManyRequests, headers: HTTPHeaders([("Retry-After", "\(retryAfter)")]))
             case .failure:
                 // The username is not logged: people type passwords into it by mistake.
-                logger.info("login failed", ["event": "login_failed", "client_id": bound.client.id, "remote": request.remoteAddress])
+                audit.record(.loginFailed, ["client_id": bound.client.id])
+                metrics.loginFailed()
                 var failed = page
                 failed.errorMessage = BrowserLogin.invalidCredentials
                 return Pages.login(failed)
@@ -54,8 +59,7 @@ struct LoginEndpoint: Sendable {
             try await login.store.endSession(idHash: AuthorizationCode.hash(previous))
         }
         let created = try await login.createSession(for: user)
-        logger.info("login succeeded", ["event": "login_succeeded", "sub": user.subject, "client_id": bound.client.id, "sid": created.session.sid,
-                                        "remote": request.remoteAddress])
+        audit.record(.loginSucceeded, ["sub": user.subject, "client_id": bound.client.id, "sid": created.session.sid])
         let sessionCookie = HTTPHeaders([("Set-Cookie", login.cookies.setCookie(login.cookies.session, created.cookie, maxAge: Int(login.sessionTTL)))])
         let authorization = bound.stored.request
         if try await login.needsConsent(authorization, client: bound.client, userID: user.id) {
@@ -73,6 +77,7 @@ struct LoginEndpoint: Sendable {
 
     /// The consent page of an interaction whose login is done.
     func showConsent(_ request: HTTPRequest) async -> HTTPResponse {
+        if let limited = login.rateLimitedPage(request) { return limited }
         do {
             let query = try FormURLEncoded.parameters(Array((request.query ?? "").utf8))
             let bound = try await login.boundInteraction(id: query["interaction"], csrfToken: nil, request: request, requireCSRF: false)
@@ -86,6 +91,7 @@ struct LoginEndpoint: Sendable {
 
     /// The decision: `allow` issues a code and remembers the consent; `deny` answers `access_denied`.
     func submitConsent(_ request: HTTPRequest) async -> HTTPResponse {
+        if let limited = login.rateLimitedPage(request) { return limited }
         do {
             let form = try Self.form(request)
             let bound = try await login.boundInteraction(id: form["interaction"], csrfToken: form["csrf_token"], request: request, requireCSRF: true)
@@ -99,14 +105,13 @@ struct LoginEndpoint: Sendable {
             }
             let authorization = bound.stored.request
             guard decision == "allow" else {
-                logger.info("consent denied", ["event": "consent_denied", "sub": user.subject, "client_id": bound.client.id])
+                audit.record(.consentDenied, ["sub": user.subject, "client_id": bound.client.id])
                 // RFC 6749 §4.1.2.1 access_denied: "The resource owner or authorization server denied the request."
                 return BrowserLogin.redirect(login.errorLocation(OAuthError(.accessDenied, "The user denied the request."),
                                                                  redirectURI: authorization.redirectURI, state: authorization.state))
             }
             try await login.store.grantConsent(userID: user.id, clientID: bound.client.id, scope: authorization.scope)
-            logger.info("consent granted", ["event": "consent_granted", "sub": user.subject, "client_id": bound.client.id,
-                                            "scope": authorization.scope.description])
+            audit.record(.consentGranted, ["sub": user.subject, "client_id": bound.client.id, "scope": authorization.scope.description])
             return BrowserLogin.redirect(try await login.issueCode(authorization, session: current.session))
         } catch {
             return BrowserLogin.errorPage(error, logger: logger, remote: request.remoteAddress)

@@ -15,10 +15,12 @@ struct LogoutEndpoint: Sendable {
     let keys: KeyService
     let refreshTokens: PostgresRefreshTokenStore
     let logger: Logger
+    let audit: AuditLog
 
     static let path = "/logout"
 
     func logout(_ request: HTTPRequest) async -> HTTPResponse {
+        if let limited = login.rateLimitedPage(request) { return limited }
         do {
             return try await handle(request)
         } catch {
@@ -81,7 +83,7 @@ struct LogoutEndpoint: Sendable {
             try await login.store.endSession(idHash: current.idHash)
             // The refresh tokens issued in this session end with it.
             let revoked = try await refreshTokens.revokeFamilies(sid: current.session.sid, reason: "logout")
-            logger.info("logout", ["event": "logout", "sub": current.user.subject, "sid": current.session.sid, "client_id": client?.id ?? "",
+            audit.record(.logout, ["sub": current.user.subject, "sid": current.session.sid, "client_id": client?.id ?? "",
                                    "families_revoked": "\(revoked)"])
         }
         if Cookies.value(login.cookies.session, in: request) != nil {

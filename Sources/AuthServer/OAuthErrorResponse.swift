@@ -50,6 +50,21 @@ enum OAuthErrorResponse {
         return HTTPResponse(status: status, headers: headers, body: Array(body.utf8))
     }
 
+    /// The response for any error of a JSON endpoint: 429 with `Retry-After` for a rate limit,
+    /// else ``map(_:)`` and ``response(_:authorizationScheme:retryAfter:)``.
+    static func response(for error: any Error, authorizationScheme: String?) -> HTTPResponse {
+        if let limited = error as? RateLimited { return rateLimited(limited) }
+        return response(map(error), authorizationScheme: authorizationScheme, retryAfter: (error as? ThrottledFailure)?.retryAfter)
+    }
+
+    /// 429 Too Many Requests (RFC 6585 §4) in the RFC 6749 §5.2 shape, with `Retry-After`.
+    static func rateLimited(_ limited: RateLimited) -> HTTPResponse {
+        var headers = noStoreJSON
+        headers.add(name: "Retry-After", value: "\(limited.retryAfter)")
+        let body = "{\"error\":\"temporarily_unavailable\",\"error_description\":\"Too many requests; try again in \(limited.retryAfter) s.\"}"
+        return HTTPResponse(status: .tooManyRequests, headers: headers, body: Array(body.utf8))
+    }
+
     /// Maps any error: an ``OAuthError`` as it is; PostgreSQL being unreachable or
     /// overloaded as `temporarily_unavailable`; anything else as `server_error`.
     static func map(_ error: any Error) -> OAuthError {

@@ -17,6 +17,9 @@ struct RevocationEndpoint: Sendable {
     let loginStore: PostgresLoginStore
     let refreshTokens: PostgresRefreshTokenStore
     let logger: Logger
+    let audit: AuditLog
+    let metrics: Metrics
+    let limits: RateLimits
 
     static let path = "/revoke"
 
@@ -26,8 +29,7 @@ struct RevocationEndpoint: Sendable {
         } catch {
             let mapped = OAuthErrorResponse.map(error)
             logger.info("revocation refused", ["error": mapped.code.rawValue, "detail": mapped.detail ?? "", "remote": request.remoteAddress])
-            return OAuthErrorResponse.response(mapped, authorizationScheme: TokenEndpoint.authorizationScheme(request),
-                                               retryAfter: (error as? ThrottledFailure)?.retryAfter)
+            return OAuthErrorResponse.response(for: error, authorizationScheme: TokenEndpoint.authorizationScheme(request))
         }
     }
 
@@ -38,7 +40,8 @@ struct RevocationEndpoint: Sendable {
             throw OAuthError.invalidRequest("The request body must be application/x-www-form-urlencoded.")
         }
         let form = try TokenRequest(body: request.body)
-        let client = try await clients.authenticate(request, form: form).client
+        let client = try await clients.authenticate(request, form: form, audit: audit).client
+        try limits.enforce(limits.revocation, key: client.id)
         guard let token = form["token"] else { throw OAuthError.invalidRequest("The token parameter is missing.") }
         // RFC 7009 §2.1: the hint only speeds up the lookup; "If the server is unable to locate the
         // token using the given hint, it MUST extend its search across all of its supported token types."
@@ -54,8 +57,8 @@ struct RevocationEndpoint: Sendable {
         guard let family = try await refreshTokens.family(tokenHash: AuthorizationCode.hash(token)) else { return }
         try Self.checkOwner(family.clientID, client)
         try await refreshTokens.revoke(familyID: family.id, reason: "revoked by the client")
-        logger.info("refresh token family revoked", ["event": "family_revoked", "client_id": client.id,
-                                                     "family": family.id.uuidString.lowercased()])
+        audit.record(.familyRevoked, ["client_id": client.id, "family": family.id.uuidString.lowercased(), "reason": "revoked by the client"])
+        metrics.revoked("family")
     }
 
     private func revokeAccessToken(_ token: String, client: Client) async throws {
@@ -65,7 +68,8 @@ struct RevocationEndpoint: Sendable {
         try Self.checkOwner(claims.clientID, client)
         try await loginStore.revokeAccessToken(jti: claims.jwtID, expiresAt: Date(timeIntervalSince1970: TimeInterval(claims.expiresAt)),
                                                reason: "revoked by the client")
-        logger.info("access token revoked", ["event": "token_revoked", "client_id": client.id, "jti": claims.jwtID])
+        audit.record(.tokenRevoked, ["client_id": client.id, "jti": claims.jwtID])
+        metrics.revoked("access_token")
     }
 
     /// RFC 7009 §2.1: the server "verifies whether the token was issued to the client making the

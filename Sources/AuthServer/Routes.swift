@@ -11,11 +11,28 @@ struct Routes: Sendable {
     let logout: LogoutEndpoint
     let revocation: RevocationEndpoint
     let introspection: IntrospectionEndpoint
+    let metrics: Metrics
 
-    func router() -> Router {
+    /// The admin listener's routes: metrics and health only.
+    func adminRouter() -> Router {
         var router = Router()
+        addHealth(&router)
+        router.add(.GET, Metrics.path) { request in metrics.response(request) }
+        return router
+    }
+
+    private func addHealth(_ router: inout Router) {
         router.add(.GET, "/healthz") { request in health.liveness(request) }
         router.add(.GET, "/readyz") { request in await health.readiness(request) }
+    }
+
+    /// - Parameter includingMetrics: serve `/metrics` here (when there is no admin listener).
+    func router(includingMetrics: Bool = true) -> Router {
+        var router = Router()
+        addHealth(&router)
+        if includingMetrics {
+            router.add(.GET, Metrics.path) { request in metrics.response(request) }
+        }
         router.add(.GET, WellKnownEndpoints.jwksPath) { request in wellKnown.jwks(request) }
         router.add(.GET, "/.well-known/openid-configuration") { request in wellKnown.discovery(request) }
         router.add(.GET, "/.well-known/oauth-authorization-server") { request in wellKnown.discovery(request) }

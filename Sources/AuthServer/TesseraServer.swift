@@ -1,3 +1,4 @@
+import Foundation
 import HTTPServer
 import OAuth
 import Postgres
@@ -15,16 +16,22 @@ public final class TesseraServer: Sendable {
     let janitor: Janitor
     let revocations: RevocationService
     let usernames: UsernameCache
+    public let metrics: Metrics
     private let http: HTTPServer
+    /// Serves `/metrics`, `/healthz` and `/readyz` on `TESSERA_ADMIN_LISTEN`, when set.
+    private let admin: HTTPServer?
 
     /// How long a graceful shutdown waits for in-flight requests before closing them.
     public static let shutdownGrace: Duration = .seconds(10)
 
     /// - Parameter listenerConfiguration: where to listen for change notifications (nil: no
     ///   listener, so registrations are never cached; for tests).
-    public init(configuration: Configuration, pool: PostgresPool, keys: KeyService, logger: Logger,
+    public init(configuration: Configuration, pool: PostgresPool, keys: KeyService, logger: Logger, audit: AuditLog = AuditLog(),
                 listenerConfiguration: PostgresConfiguration? = nil, http httpConfiguration: HTTPServerConfiguration? = nil) {
         self.configuration = configuration
+        let metrics = Metrics()
+        self.metrics = metrics
+        let limits = RateLimits(configuration, audit: audit, metrics: metrics)
         self.pool = pool
         self.keys = keys
         self.logger = logger
@@ -40,7 +47,7 @@ public final class TesseraServer: Sendable {
         httpConfiguration.port = configuration.listen.port
         let browserLogin = BrowserLogin(
             pool: pool, clients: clients, issuer: configuration.issuer, kek: keys.manager.kek, codeTTL: configuration.codeTTL,
-            sessionTTL: configuration.sessionTTL, argon2Parameters: configuration.argon2, logger: logger)
+            sessionTTL: configuration.sessionTTL, argon2Parameters: configuration.argon2, logger: logger, limits: limits)
         self.browserLogin = browserLogin
         self.janitor = Janitor(store: PostgresJanitor(pool: pool), interval: configuration.janitorInterval, logger: logger)
         let revocations = RevocationService(store: browserLogin.store, listenerConfiguration: listenerConfiguration, logger: logger)
@@ -54,33 +61,85 @@ public final class TesseraServer: Sendable {
             token: TokenEndpoint(clients: clients, keys: keys, issuer: tokenIssuer, login: browserLogin,
                                  refresh: RefreshService(pool: pool, kek: keys.manager.kek, idleLifetime: configuration.refreshIdleTTL,
                                                          absoluteLifetime: configuration.refreshAbsoluteTTL),
-                                 idTokenLifetime: Int64(configuration.idTokenTTL), logger: logger),
+                                 idTokenLifetime: Int64(configuration.idTokenTTL), logger: logger, audit: audit, metrics: metrics, limits: limits),
             authorization: AuthorizationEndpoint(login: browserLogin, logger: logger),
-            login: LoginEndpoint(login: browserLogin, logger: logger),
+            login: LoginEndpoint(login: browserLogin, logger: logger, audit: audit, metrics: metrics),
             userInfo: UserInfoEndpoint(verifier: verifier,
                                        keys: keys, revocations: revocations, users: browserLogin.users, logger: logger),
-            logout: LogoutEndpoint(login: browserLogin, keys: keys, refreshTokens: PostgresRefreshTokenStore(pool: pool), logger: logger),
+            logout: LogoutEndpoint(login: browserLogin, keys: keys, refreshTokens: PostgresRefreshTokenStore(pool: pool), logger: logger,
+                                   audit: audit),
             revocation: RevocationEndpoint(clients: clients, keys: keys, verifier: verifier, loginStore: browserLogin.store,
-                                           refreshTokens: PostgresRefreshTokenStore(pool: pool), logger: logger),
+                                           refreshTokens: PostgresRefreshTokenStore(pool: pool), logger: logger, audit: audit, metrics: metrics,
+                                           limits: limits),
             introspection: IntrospectionEndpoint(clients: clients, keys: keys, verifier: verifier, revocations: revocations, usernames: usernames,
-                                                 refreshTokens: PostgresRefreshTokenStore(pool: pool), logger: logger))
-        self.http = HTTPServer(configuration: httpConfiguration, responder: routes.router(), log: { message in
-            logger.warning(message, ["component": "http"])
-        })
+                                                 refreshTokens: PostgresRefreshTokenStore(pool: pool), logger: logger, audit: audit, limits: limits),
+            metrics: metrics)
+        let addresses = SourceAddressResolver(trustedProxies: configuration.trustedProxies)
+        let log: @Sendable (String) -> Void = { message in logger.warning(message, ["component": "http"]) }
+        let main = routes.router(includingMetrics: configuration.adminListen == nil)
+        self.http = HTTPServer(configuration: httpConfiguration,
+                               responder: InstrumentedResponder(router: main, endpoints: main.paths, addresses: addresses, metrics: metrics), log: log)
+        if let adminListen = configuration.adminListen {
+            let adminRouter = routes.adminRouter()
+            self.admin = HTTPServer(configuration: HTTPServerConfiguration(host: adminListen.host, port: adminListen.port),
+                                    responder: InstrumentedResponder(router: adminRouter, endpoints: adminRouter.paths, addresses: addresses, metrics: metrics),
+                                    log: log)
+        } else {
+            self.admin = nil
+        }
+        Self.addGauges(metrics, pool: pool, clients: clients, keys: keys, revocations: revocations)
+    }
+
+    /// The port the admin listener bound, if there is one.
+    public var adminPort: UInt16? { admin?.localPort }
+
+    /// The gauges read at each scrape: the database pool, Argon2, signing keys, revocations.
+    static func addGauges(_ metrics: Metrics, pool: PostgresPool, clients: ClientService, keys: KeyService, revocations: RevocationService) {
+        metrics.addGauges {
+            let pool = pool.statistics
+            let argon2 = clients.argon2.statistics
+            let wait = Double(pool.totalWaitTime.components.seconds) + Double(pool.totalWaitTime.components.attoseconds) / 1e18
+            var out = "# HELP tessera_db_pool_connections Database pool connections by state.\n# TYPE tessera_db_pool_connections gauge\n"
+                + "tessera_db_pool_connections{state=\"in_use\"} \(pool.inUse)\n"
+                + "tessera_db_pool_connections{state=\"idle\"} \(pool.size - pool.inUse)\n"
+                + "# HELP tessera_db_pool_waiting Callers queued for a database connection.\n# TYPE tessera_db_pool_waiting gauge\n"
+                + "tessera_db_pool_waiting \(pool.waiting)\n"
+                + "# HELP tessera_db_pool_wait_seconds_total Time spent waiting for a database connection.\n"
+                + "# TYPE tessera_db_pool_wait_seconds_total counter\ntessera_db_pool_wait_seconds_total \(wait)\n"
+                + "# HELP tessera_db_pool_acquisitions_total Database connections handed out.\n"
+                + "# TYPE tessera_db_pool_acquisitions_total counter\ntessera_db_pool_acquisitions_total \(pool.acquisitions)\n"
+                + "# HELP tessera_db_pool_timeouts_total Callers that gave up waiting for a connection.\n"
+                + "# TYPE tessera_db_pool_timeouts_total counter\ntessera_db_pool_timeouts_total \(pool.timeouts)\n"
+                + "# HELP tessera_argon2_queue_depth Argon2id jobs waiting for the pool.\n# TYPE tessera_argon2_queue_depth gauge\n"
+                + "tessera_argon2_queue_depth \(argon2.queued)\n"
+                + "# HELP tessera_argon2_running Argon2id jobs running.\n# TYPE tessera_argon2_running gauge\ntessera_argon2_running \(argon2.running)\n"
+                + "# HELP tessera_argon2_rejections_total Argon2id jobs refused because the queue was full.\n"
+                + "# TYPE tessera_argon2_rejections_total counter\ntessera_argon2_rejections_total \(argon2.rejections)\n"
+                + "# HELP tessera_revocations_synchronized Whether revocations are answered from memory (1) or PostgreSQL (0).\n"
+                + "# TYPE tessera_revocations_synchronized gauge\ntessera_revocations_synchronized \(revocations.isSynchronized ? 1 : 0)\n"
+                + "# HELP tessera_signing_key_age_seconds Age of each published signing key.\n# TYPE tessera_signing_key_age_seconds gauge\n"
+            let now = Date()
+            for key in keys.current.ring.published {
+                out += "tessera_signing_key_age_seconds{kid=\"\(key.kid)\",alg=\"\(key.algorithm.rawValue)\",state=\"\(key.state.rawValue)\"} "
+                    + "\(Int(now.timeIntervalSince(key.createdAt)))\n"
+            }
+            return out
+        }
     }
 
     /// Builds the server from its configuration: reads the key-encryption key (a
     /// missing or wrong one is an error here, at start), prepares the signing keys.
-    public static func make(configuration: Configuration, pool: PostgresPool, database: PostgresConfiguration, logger: Logger) async throws -> TesseraServer {
+    public static func make(configuration: Configuration, pool: PostgresPool, database: PostgresConfiguration, logger: Logger,
+                            audit: AuditLog = AuditLog()) async throws -> TesseraServer {
         let kek = try KeyEncryptionKey.load(path: configuration.kekPath)
         let manager = KeyManager(store: PostgresSigningKeyStore(pool: pool), kek: kek, policy: configuration.keyLifecyclePolicy)
         // Check the lifecycle several times within the shortest period that matters, at most every 30 s.
         let policy = configuration.keyLifecyclePolicy
         let checkEvery = min(30, max(1, min(policy.rotationPeriod, policy.publishAhead) / 4))
         let keys = KeyService(manager: manager, logger: logger, listenerConfiguration: database,
-                              maintenanceInterval: .milliseconds(Int64(checkEvery * 1_000)))
+                              maintenanceInterval: .milliseconds(Int64(checkEvery * 1_000)), audit: audit)
         try await keys.prepare()
-        return TesseraServer(configuration: configuration, pool: pool, keys: keys, logger: logger, listenerConfiguration: database)
+        return TesseraServer(configuration: configuration, pool: pool, keys: keys, logger: logger, audit: audit, listenerConfiguration: database)
     }
 
     /// Binds the listening socket and starts serving.
@@ -92,6 +151,10 @@ public final class TesseraServer: Sendable {
         usernames.start()
         try http.start()
         logger.info("listening", ["address": "\(configuration.listen.host):\(http.localPort)", "issuer": configuration.issuer.url])
+        if let admin, let adminListen = configuration.adminListen {
+            try admin.start()
+            logger.info("admin listening", ["address": "\(adminListen.host):\(admin.localPort)", "paths": "/metrics /healthz /readyz"])
+        }
     }
 
     /// The port actually bound (useful with port 0).
@@ -101,6 +164,7 @@ public final class TesseraServer: Sendable {
     public func shutdown() async {
         logger.info("shutting down", ["grace_seconds": "\(Self.shutdownGrace.components.seconds)"])
         await http.shutdown(deadline: Self.shutdownGrace)
+        await admin?.shutdown(deadline: .seconds(1))
         await keys.stop()
         await clients.stop()
         await janitor.stop()

@@ -14,6 +14,9 @@ struct TokenEndpoint: Sendable {
     /// ID-token lifetime in seconds.
     let idTokenLifetime: Int64
     let logger: Logger
+    let audit: AuditLog
+    let metrics: Metrics
+    let limits: RateLimits
 
     static let path = "/token"
 
@@ -23,10 +26,17 @@ struct TokenEndpoint: Sendable {
     func token(_ request: HTTPRequest) async -> HTTPResponse {
         let scheme = Self.authorizationScheme(request)
         do {
+            // An address whose requests keep failing (guessing secrets, codes or refresh tokens) is slowed down.
+            try limits.check(limits.tokenFailures, key: request.remoteAddress)
             return try await handle(request)
+        } catch let limited as RateLimited {
+            return OAuthErrorResponse.rateLimited(limited)
         } catch {
             let oauthError = OAuthErrorResponse.map(error)
             log(oauthError, request)
+            if oauthError.code != .serverError && oauthError.code != .temporarilyUnavailable {
+                _ = limits.tokenFailures.take(request.remoteAddress)
+            }
             return OAuthErrorResponse.response(oauthError, authorizationScheme: scheme, retryAfter: (error as? ThrottledFailure)?.retryAfter)
         }
     }
@@ -47,8 +57,9 @@ struct TokenEndpoint: Sendable {
         guard let grantType = Client.GrantType(rawValue: grantTypeName), Self.supportedGrantTypes.contains(grantType) else {
             throw OAuthError(.unsupportedGrantType, "The grant type is not supported.", detail: "grant_type \(grantTypeName.prefix(64))")
         }
-        let authenticated = try await clients.authenticate(request, form: form)
+        let authenticated = try await clients.authenticate(request, form: form, audit: audit)
         let client = authenticated.client
+        try limits.enforce(limits.token, key: client.id)
         // RFC 6749 §5.2 unauthorized_client: "The authenticated client is not authorized to use this authorization grant type."
         guard client.grantTypes.contains(grantType) else {
             throw OAuthError(.unauthorizedClient, "The client is not allowed to use this grant type.",
@@ -60,8 +71,9 @@ struct TokenEndpoint: Sendable {
             let audience = try ClientCredentialsGrant.audience(resources: form.resources, audience: form["audience"], client: client)
             // RFC 6749 §4.4.3: "A refresh token SHOULD NOT be included."
             let issued = try issuer.issue(client: client, subject: client.id, scope: scope, audience: audience, ring: keys.current.ring, now: Date())
-            logger.debug("access token issued", ["client_id": client.id, "grant_type": grantType.rawValue, "jti": issued.claims.jwtID,
-                                                 "format": client.accessTokenFormat.rawValue])
+            audit.record(.tokenIssued, ["client_id": client.id, "grant_type": grantType.rawValue, "sub": client.id, "jti": issued.claims.jwtID,
+                                        "aud": audience.joined(separator: " ")])
+            metrics.tokenIssued(grantType: grantType.rawValue)
             return HTTPResponse(status: .ok, headers: OAuthErrorResponse.noStoreJSON, body: Array(issued.responseJSON().utf8))
         case .authorizationCode:
             return try await redeem(form, client: client)
@@ -108,7 +120,8 @@ struct TokenEndpoint: Sendable {
             // The code is consumed now, whatever the request was.
             throw error
         case .alreadyRedeemed:
-            logger.warning("authorization code reused; the tokens issued from it are revoked", ["event": "code_reuse", "client_id": client.id])
+            audit.record(.codeReused, ["client_id": client.id])
+            metrics.revoked("code_reuse")
             throw AuthorizationCodeGrant.failure("code already redeemed")
         case .expired:
             throw AuthorizationCodeGrant.failure("code expired")
@@ -146,12 +159,13 @@ struct TokenEndpoint: Sendable {
         case .rotated(let rotated):
             family = rotated
         case .graceRetry(let retried):
-            logger.info("refresh retried within the grace window", ["event": "refresh_grace_retry", "client_id": client.id,
-                                                                    "family": retried.id.uuidString.lowercased()])
+            audit.record(.refreshGraceRetry, ["client_id": client.id, "family": retried.id.uuidString.lowercased()])
             family = retried
         case .reuseDetected(let familyID):
-            logger.warning("refresh token reused; family revoked", ["event": "refresh_reuse_detected", "client_id": client.id,
-                                                                     "family": familyID.uuidString.lowercased()])
+            audit.record(.refreshReuseDetected, ["client_id": client.id, "family": familyID.uuidString.lowercased()])
+            audit.record(.familyRevoked, ["client_id": client.id, "family": familyID.uuidString.lowercased(), "reason": "refresh token reused"])
+            metrics.refreshReuseDetected()
+            metrics.revoked("family")
             throw RefreshTokenGrant.failure("reuse of a rotated refresh token")
         case .invalid(let detail):
             throw RefreshTokenGrant.failure(detail)
@@ -184,8 +198,9 @@ struct TokenEndpoint: Sendable {
                 nonce: idTokenClaims.nonce, accessTokenHash: IDTokenClaims.accessTokenHash(issued.token), sessionID: idTokenClaims.sid)
             idToken = try claims.sign(key: key)
         }
-        logger.info("tokens issued", ["event": "token_issued", "client_id": client.id, "grant_type": grantType, "sub": subject,
-                                      "jti": jwtID, "aud": audiences.joined(separator: " "), "refresh": refreshToken == nil ? "no" : "yes"])
+        audit.record(.tokenIssued, ["client_id": client.id, "grant_type": grantType, "sub": subject, "jti": jwtID,
+                                    "aud": audiences.joined(separator: " "), "refresh_token": refreshToken == nil ? "no" : "yes"])
+        metrics.tokenIssued(grantType: grantType)
         return HTTPResponse(status: .ok, headers: OAuthErrorResponse.noStoreJSON,
                             body: Array(issued.responseJSON(refreshToken: refreshToken, idToken: idToken).utf8))
     }

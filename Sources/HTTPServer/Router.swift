@@ -11,6 +11,9 @@ public struct Router: HTTPResponder {
 
     public init() {}
 
+    /// Every path with at least one handler.
+    public var paths: Set<String> { Set(routes.keys) }
+
     /// Registers `handler` for `method` on exactly `path`, replacing an earlier registration.
     public mutating func add(_ method: HTTPMethod, _ path: String, _ handler: @escaping Handler) {
         routes[path, default: [:]][method] = handler

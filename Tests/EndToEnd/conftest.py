@@ -42,11 +42,14 @@ def database():
     psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def wait_until_serving(url, process, timeout=30):
+def wait_until_serving(url, process, timeout=30, log=None):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if process.poll() is not None:
-            out = process.stdout.read() if process.stdout else ""
+            if log:
+                out = open(log).read()[-5000:]
+            else:
+                out = process.stdout.read() if process.stdout else ""
             raise AssertionError(f"tessera exited early with {process.returncode}: {out}")
         try:
             requests.get(url + "/healthz", timeout=1)
@@ -57,9 +60,14 @@ def wait_until_serving(url, process, timeout=30):
 
 
 class Server:
-    def __init__(self, process, base):
+    def __init__(self, process, base, log=None):
         self.process = process
         self.base = base
+        self.log = log
+
+    def output(self):
+        """Everything the server wrote so far: operational log and audit lines."""
+        return open(self.log).read() if self.log else ""
 
     def stop(self, sig=15, timeout=20):
         if self.process.poll() is None:
@@ -81,24 +89,31 @@ def keys_dir(tmp_path):
 
 
 @pytest.fixture
-def start_server(keys_dir):
-    """Starts `tessera serve` on a free port with extra arguments and environment."""
+def start_server(keys_dir, tmp_path):
+    """Starts `tessera serve` on a free port with extra arguments and environment.
+
+    The server writes to a file (`Server.output()`): an unread pipe would fill up and stall it.
+    """
     servers = []
 
     def start(args=(), env=None, database=None):
         port = free_port()
         environment = dict(os.environ)
         environment.setdefault("TESSERA_KEYS_DIR", keys_dir)
+        # Rate limits are off unless a test sets them: other tests must not depend on them.
+        for limit in ("TOKEN", "INTROSPECTION", "REVOCATION", "TOKEN_FAILURES", "BROWSER"):
+            environment.setdefault(f"TESSERA_RATE_LIMIT_{limit}", "0")
         if database:
             environment["PGDATABASE"] = database
         environment.update(env or {})
-        process = subprocess.Popen(
-            [tessera_bin(), "serve", "--listen", f"127.0.0.1:{port}", *args],
-            cwd=ROOT, env=environment, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        server = Server(process, f"http://127.0.0.1:{port}")
+        log = str(tmp_path / f"tessera-{port}.log")
+        with open(log, "w") as output:
+            process = subprocess.Popen(
+                [tessera_bin(), "serve", "--listen", f"127.0.0.1:{port}", *args],
+                cwd=ROOT, env=environment, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, text=True)
+        server = Server(process, f"http://127.0.0.1:{port}", log)
         servers.append(server)
-        wait_until_serving(server.base, process)
+        wait_until_serving(server.base, process, log=log)
         return server
 
     yield start

@@ -123,6 +123,8 @@ def launch(folder, env=None):
     settings = {"PGDATABASE": database, "TESSERA_KEYS_DIR": str(keys)}
     environment = dict(os.environ)
     environment.update(settings)
+    for limit in ("TOKEN", "INTROSPECTION", "REVOCATION", "TOKEN_FAILURES", "BROWSER"):
+        environment[f"TESSERA_RATE_LIMIT_{limit}"] = "0"
     environment.update(env or {})
     # A long-lived server writes to a file: an unread pipe would fill up and stall it.
     log = open(folder / "tessera.log", "w")

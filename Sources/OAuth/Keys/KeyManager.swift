@@ -99,6 +99,7 @@ public struct KeyManager: Sendable {
         var signing: [JWSAlgorithm: SigningKey] = [:]
         var published: [VerificationKey] = []
         var jwks: [JWK] = []
+        var info: [(kid: String, algorithm: JWSAlgorithm, state: SigningKeyState, createdAt: Date)] = []
         let now = now()
         let order: [SigningKeyState: Int] = [.active: 0, .next: 1, .retired: 2]
         for key in keys.sorted(by: { (order[$0.state] ?? 3, $0.createdAt) < (order[$1.state] ?? 3, $1.createdAt) }) {
@@ -111,8 +112,9 @@ public struct KeyManager: Sendable {
             }
             published.append(try VerificationKey(jwk: key.publicJWK))
             jwks.append(key.publicJWK)
+            info.append((key.kid, key.algorithm, key.state, key.createdAt))
         }
-        return KeyRing(signingKeys: signing, publishedKeys: published, jwks: JWKS(keys: jwks))
+        return KeyRing(signingKeys: signing, publishedKeys: published, jwks: JWKS(keys: jwks), published: info)
     }
 
     /// A key sealed under another key-encryption key means the wrong file was given:

@@ -7,11 +7,15 @@ public struct KeyRing: Sendable {
     public let signingKeys: [JWSAlgorithm: SigningKey]
     public let publishedKeys: [VerificationKey]
     public let jwks: JWKS
+    /// Each published key's id, algorithm, state and creation time (for metrics).
+    public let published: [(kid: String, algorithm: JWSAlgorithm, state: SigningKeyState, createdAt: Date)]
 
-    public init(signingKeys: [JWSAlgorithm: SigningKey], publishedKeys: [VerificationKey], jwks: JWKS) {
+    public init(signingKeys: [JWSAlgorithm: SigningKey], publishedKeys: [VerificationKey], jwks: JWKS,
+                published: [(kid: String, algorithm: JWSAlgorithm, state: SigningKeyState, createdAt: Date)] = []) {
         self.signingKeys = signingKeys
         self.publishedKeys = publishedKeys
         self.jwks = jwks
+        self.published = published
     }
 
     public static let empty = KeyRing(signingKeys: [:], publishedKeys: [], jwks: JWKS(keys: []))

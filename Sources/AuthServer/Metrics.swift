@@ -1,0 +1,130 @@
+import Foundation
+import HTTPServer
+import Synchronization
+
+/// Counters and histograms in the Prometheus text exposition format (version 0.0.4), served at
+/// `GET /metrics`. Label values come from fixed sets (endpoints, grant types, limits), never from
+/// request input, so the series cannot grow without bound.
+public final class Metrics: Sendable {
+    /// Request-latency buckets in seconds.
+    static let buckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
+
+    private struct Histogram {
+        var counts = [UInt64](repeating: 0, count: Metrics.buckets.count)
+        var sum = 0.0
+        var total: UInt64 = 0
+    }
+
+    private struct State {
+        var requests: [String: UInt64] = [:]          // "endpoint|status"
+        var latency: [String: Histogram] = [:]        // endpoint
+        var tokensIssued: [String: UInt64] = [:]      // grant type
+        var refreshReuse: UInt64 = 0
+        var revocations: [String: UInt64] = [:]       // kind
+        var rateLimited: [String: UInt64] = [:]       // limit
+        var loginFailures: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+    /// Gauges read when scraped (pool, Argon2, keys): each appends its lines.
+    private let gauges = Mutex<[@Sendable () -> String]>([])
+
+    public init() {}
+
+    func recordRequest(endpoint: String, status: Int, seconds: Double) {
+        state.withLock { state in
+            state.requests["\(endpoint)|\(status)", default: 0] += 1
+            var histogram = state.latency[endpoint] ?? Histogram()
+            if let index = Self.buckets.firstIndex(where: { seconds <= $0 }) { histogram.counts[index] += 1 }
+            histogram.sum += seconds
+            histogram.total += 1
+            state.latency[endpoint] = histogram
+        }
+    }
+
+    func tokenIssued(grantType: String) { state.withLock { $0.tokensIssued[grantType, default: 0] += 1 } }
+    func refreshReuseDetected() { state.withLock { $0.refreshReuse += 1 } }
+    func revoked(_ kind: String) { state.withLock { $0.revocations[kind, default: 0] += 1 } }
+    func rateLimited(_ limit: String) { state.withLock { $0.rateLimited[limit, default: 0] += 1 } }
+    func loginFailed() { state.withLock { $0.loginFailures += 1 } }
+
+    func addGauges(_ render: @escaping @Sendable () -> String) { gauges.withLock { $0.append(render) } }
+
+    /// The exposition text.
+    public func render() -> String {
+        var out = ""
+        state.withLock { state in
+            out += "# HELP tessera_http_requests_total HTTP requests by endpoint and status.\n# TYPE tessera_http_requests_total counter\n"
+            for (key, count) in state.requests.sorted(by: { $0.key < $1.key }) {
+                let parts = key.split(separator: "|", maxSplits: 1)
+                out += "tessera_http_requests_total{endpoint=\"\(parts[0])\",status=\"\(parts[1])\"} \(count)\n"
+            }
+            out += "# HELP tessera_http_request_duration_seconds Time from a complete request to its response.\n"
+                + "# TYPE tessera_http_request_duration_seconds histogram\n"
+            for (endpoint, histogram) in state.latency.sorted(by: { $0.key < $1.key }) {
+                var cumulative: UInt64 = 0
+                for (index, bound) in Self.buckets.enumerated() {
+                    cumulative += histogram.counts[index]
+                    out += "tessera_http_request_duration_seconds_bucket{endpoint=\"\(endpoint)\",le=\"\(bound)\"} \(cumulative)\n"
+                }
+                out += "tessera_http_request_duration_seconds_bucket{endpoint=\"\(endpoint)\",le=\"+Inf\"} \(histogram.total)\n"
+                out += "tessera_http_request_duration_seconds_sum{endpoint=\"\(endpoint)\"} \(histogram.sum)\n"
+                out += "tessera_http_request_duration_seconds_count{endpoint=\"\(endpoint)\"} \(histogram.total)\n"
+            }
+            out += "# HELP tessera_tokens_issued_total Access tokens issued by grant type.\n# TYPE tessera_tokens_issued_total counter\n"
+            for (grant, count) in state.tokensIssued.sorted(by: { $0.key < $1.key }) {
+                out += "tessera_tokens_issued_total{grant_type=\"\(grant)\"} \(count)\n"
+            }
+            out += "# HELP tessera_refresh_reuse_detected_total Rotated refresh tokens presented again (families revoked).\n"
+                + "# TYPE tessera_refresh_reuse_detected_total counter\ntessera_refresh_reuse_detected_total \(state.refreshReuse)\n"
+            out += "# HELP tessera_revocations_total Revocations by kind.\n# TYPE tessera_revocations_total counter\n"
+            for (kind, count) in state.revocations.sorted(by: { $0.key < $1.key }) {
+                out += "tessera_revocations_total{kind=\"\(kind)\"} \(count)\n"
+            }
+            out += "# HELP tessera_rate_limited_total Requests refused by a rate limit.\n# TYPE tessera_rate_limited_total counter\n"
+            for (limit, count) in state.rateLimited.sorted(by: { $0.key < $1.key }) {
+                out += "tessera_rate_limited_total{limit=\"\(limit)\"} \(count)\n"
+            }
+            out += "# HELP tessera_login_failures_total Failed browser logins.\n# TYPE tessera_login_failures_total counter\n"
+                + "tessera_login_failures_total \(state.loginFailures)\n"
+        }
+        for render in gauges.withLock({ $0 }) { out += render() }
+        return out
+    }
+
+    /// `GET /metrics`.
+    func response(_ request: HTTPRequest) -> HTTPResponse {
+        HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "text/plain; version=0.0.4; charset=utf-8"), ("Cache-Control", "no-store")]),
+                     body: Array(render().utf8))
+    }
+
+    static let path = "/metrics"
+}
+
+/// The route table wrapped with what every request gets: its source address resolved, a request
+/// id (sent back as `X-Request-ID`) and both set for its logs, and its count and latency recorded.
+struct InstrumentedResponder: HTTPResponder {
+    let router: Router
+    /// Paths that are endpoints; any other path is counted as "other", so that scanning for
+    /// random paths cannot create new series.
+    let endpoints: Set<String>
+    let addresses: SourceAddressResolver
+    let metrics: Metrics
+
+    func respond(to request: HTTPRequest) async -> HTTPResponse {
+        let start = ContinuousClock.now
+        var request = request
+        request.remoteAddress = addresses.resolve(request)
+        let id = RequestContext.newRequestID()
+        var response = await RequestContext.$requestID.withValue(id) {
+            await RequestContext.$sourceAddress.withValue(request.remoteAddress) {
+                await router.respond(to: request)
+            }
+        }
+        response.headers.replaceOrAdd(name: "X-Request-ID", value: id)
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        metrics.recordRequest(endpoint: endpoints.contains(request.path) ? request.path : "other", status: Int(response.status.code), seconds: seconds)
+        return response
+    }
+}
