@@ -22,10 +22,12 @@ public final class ClientService: Sendable {
     private let listener: PostgresListener?
     private let tasks = BackgroundTasks()
 
+    /// - Parameter outageGrace: how long after the notification connection was lost cached
+    ///   registrations may still be used, and only while PostgreSQL cannot be reached.
     public init(pool: PostgresPool, issuer: Issuer, tokenEndpoint: String, logger: Logger, listenerConfiguration: PostgresConfiguration?,
-                argon2Parameters: Argon2Parameters = Argon2Parameters(), argon2Threads: Int = 1) {
+                argon2Parameters: Argon2Parameters = Argon2Parameters(), argon2Threads: Int = 1, outageGrace: TimeInterval = 0) {
         store = PostgresClientStore(pool: pool)
-        registrations = CachedClientCredentialStore(store: store)
+        registrations = CachedClientCredentialStore(store: store, outageGrace: .milliseconds(Int64(outageGrace * 1_000)))
         secretCache = VerifiedSecretCache()
         // One thread by default: Argon2 (19 MiB, 2 passes) is memory-bound, and a second
         // thread would take the other core from token issuance during a flood.
@@ -56,8 +58,10 @@ public final class ClientService: Sendable {
                         secretCache.invalidateAll()
                         registrations.setCaching(true)
                     case .disconnected:
+                        // Nothing new is cached; what is cached serves only if PostgreSQL cannot be
+                        // reached, for the outage grace. Verified secrets stay: each is tied to the
+                        // stored hash it matched, so it can only confirm a registration still in use.
                         registrations.setCaching(false)
-                        secretCache.invalidateAll()
                     }
                 }
             })
@@ -90,15 +94,31 @@ final class CachedClientCredentialStore: ClientCredentialStore {
         var entries: [String: (credentials: ClientCredentials, expires: ContinuousClock.Instant)] = [:]
         /// Bumped by every invalidation, so that a read that raced a change is not cached.
         var generation: UInt64 = 0
+        /// When the notification connection was lost (entries are then kept only for outages).
+        var disconnectedAt: ContinuousClock.Instant?
     }
 
-    init(store: PostgresClientStore) { self.store = store }
+    /// How long after losing notifications a cached registration may answer while PostgreSQL is unreachable.
+    let outageGrace: Duration
 
+    init(store: PostgresClientStore, outageGrace: Duration = .zero) {
+        self.store = store
+        self.outageGrace = outageGrace
+    }
+
+    /// Starts caching (notifications flow: everything cached before is dropped) or stops it
+    /// (notifications lost: entries are kept for ``outageGrace``, for outages only).
     func setCaching(_ enabled: Bool) {
         state.withLock { state in
             state.isCaching = enabled
-            state.entries.removeAll()
             state.generation &+= 1
+            if enabled {
+                state.entries.removeAll()
+                state.disconnectedAt = nil
+            } else {
+                state.disconnectedAt = state.disconnectedAt ?? ContinuousClock.now
+                if outageGrace == .zero { state.entries.removeAll() }
+            }
         }
     }
 
@@ -117,7 +137,15 @@ final class CachedClientCredentialStore: ClientCredentialStore {
             return (nil, state.generation)
         }
         if let cached { return cached }
-        guard let found = try await store.clientWithSecrets(id: clientID) else { return nil }
+        let found: (client: Client, secrets: [(hash: String, createdAt: Date, expiresAt: Date?)])?
+        do {
+            found = try await store.clientWithSecrets(id: clientID)
+        } catch let error as PostgresError where error.isConnectionFailure || error.kind == .poolExhausted {
+            // PostgreSQL is unreachable: a registration cached before the outage may serve, for a bounded time.
+            if let stale = staleEntry(clientID, now: now) { return stale }
+            throw error
+        }
+        guard let found else { return nil }
         let credentials = ClientCredentials(client: found.client, secrets: found.secrets.map {
             StoredClientSecret(hash: $0.hash, createdAt: $0.createdAt, expiresAt: $0.expiresAt)
         })
@@ -131,6 +159,14 @@ final class CachedClientCredentialStore: ClientCredentialStore {
             }
         }
         return credentials
+    }
+
+    /// The entry cached before notifications were lost, if the outage grace has not run out.
+    private func staleEntry(_ clientID: String, now: ContinuousClock.Instant) -> ClientCredentials? {
+        state.withLock { state in
+            guard !state.isCaching, let since = state.disconnectedAt, now - since <= outageGrace else { return nil }
+            return state.entries[clientID]?.credentials
+        }
     }
 
     func recordAssertionID(_ jti: String, clientID: String, expiresAt: Date) async throws -> Bool {

@@ -51,6 +51,9 @@ public struct Configuration: Sendable, Equatable {
         public init() {}
     }
     public var rateLimits = RateLimitSettings()
+    /// While PostgreSQL is unreachable, how long what an instance had cached (client registrations,
+    /// the revocation set) may still answer; 0: not at all.
+    public var outageGrace: TimeInterval = 300
     /// How often expired rows are deleted (by one instance at a time).
     public var janitorInterval: TimeInterval = 300
     /// Refresh-token idle lifetime for clients without their own: unused this long, a token expires.
@@ -96,6 +99,7 @@ public struct Configuration: Sendable, Equatable {
         public static let refreshIdleTTL = "TESSERA_REFRESH_IDLE_TTL"
         public static let janitorInterval = "TESSERA_JANITOR_INTERVAL"
         public static let adminListen = "TESSERA_ADMIN_LISTEN"
+        public static let outageGrace = "TESSERA_OUTAGE_GRACE"
         public static let rateLimitToken = "TESSERA_RATE_LIMIT_TOKEN"
         public static let rateLimitIntrospection = "TESSERA_RATE_LIMIT_INTROSPECTION"
         public static let rateLimitRevocation = "TESSERA_RATE_LIMIT_REVOCATION"
@@ -213,6 +217,7 @@ public struct Configuration: Sendable, Equatable {
                 }
             }
         }
+        configuration.outageGrace = try duration(Variable.outageGrace, default: "5m", range: 0...86_400, example: "5m")
         configuration.janitorInterval = try duration(Variable.janitorInterval, default: "5m", range: 1...86_400, example: "5m")
         configuration.refreshIdleTTL = try duration(Variable.refreshIdleTTL, default: "7d", range: 60...(365 * 86_400), example: "7d")
         configuration.refreshAbsoluteTTL = try duration(Variable.refreshAbsoluteTTL, default: "30d", range: 60...(365 * 86_400), example: "30d")

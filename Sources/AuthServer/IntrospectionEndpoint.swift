@@ -2,6 +2,7 @@ import Foundation
 import HTTPServer
 import JOSE
 import OAuth
+import Postgres
 import PostgresStorage
 
 /// `POST /introspect` (RFC 7662): resource servers ask whether a token is active and what it says.
@@ -68,7 +69,12 @@ struct IntrospectionEndpoint: Sendable {
               try await !revocations.isRevoked(jti: claims.jwtID) else { return Self.inactive }
         var username = claims.username
         if username == nil && claims.subject != claims.clientID {
-            username = try await usernames.username(subject: claims.subject)
+            do {
+                username = try await usernames.username(subject: claims.subject)
+            } catch let error as PostgresError where error.isConnectionFailure || error.kind == .poolExhausted {
+                // During a database outage the answer is still given, without the optional username.
+                username = nil
+            }
         }
         return Array(Self.activeJSON(claims, username: username, tokenType: "Bearer").utf8)
     }

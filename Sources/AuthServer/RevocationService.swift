@@ -16,6 +16,8 @@ final class RevocationService: Sendable {
     private let logger: Logger
     private let state = Mutex(State())
     private let tasks = BackgroundTasks()
+    /// How long after losing notifications the set may still answer when PostgreSQL cannot.
+    let outageGrace: Duration
 
     /// The fallback reload period, in case a notification is lost.
     static let reloadInterval: Duration = .seconds(30)
@@ -27,10 +29,13 @@ final class RevocationService: Sendable {
         var isSynchronized = false
         /// Bumped by every disconnect, so that a reload that raced one does not claim synchronisation.
         var epoch: UInt64 = 0
+        /// When the set stopped being synchronised after having been (nil: synchronised, or never was).
+        var desynchronisedAt: ContinuousClock.Instant?
     }
 
-    init(store: PostgresLoginStore, listenerConfiguration: PostgresConfiguration?, logger: Logger) {
+    init(store: PostgresLoginStore, listenerConfiguration: PostgresConfiguration?, logger: Logger, outageGrace: TimeInterval = 0) {
         self.store = store
+        self.outageGrace = .milliseconds(Int64(outageGrace * 1_000))
         self.logger = logger
         listener = listenerConfiguration.map { PostgresListener(configuration: $0, channels: [PostgresLoginStore.revocationChannel]) }
     }
@@ -42,7 +47,19 @@ final class RevocationService: Sendable {
             return state.revoked[jti] != nil
         }
         if let known { return known }
-        return try await store.isAccessTokenRevoked(jti: jti)
+        do {
+            return try await store.isAccessTokenRevoked(jti: jti)
+        } catch let error as PostgresError where error.isConnectionFailure || error.kind == .poolExhausted {
+            // PostgreSQL is unreachable, so nothing new can be revoked in it either: the set as it
+            // was when notifications stopped may answer, for the outage grace only.
+            let now = ContinuousClock.now
+            let answer: Bool? = state.withLock { state in
+                guard let since = state.desynchronisedAt, now - since <= outageGrace else { return nil }
+                return state.revoked[jti] != nil
+            }
+            if let answer { return answer }
+            throw error
+        }
     }
 
     /// Whether answers come from memory (for tests and metrics).
@@ -63,6 +80,7 @@ final class RevocationService: Sendable {
                         await reload()
                     case .disconnected:
                         state.withLock { state in
+                            if state.isSynchronized { state.desynchronisedAt = ContinuousClock.now }
                             state.isSynchronized = false
                             state.epoch &+= 1
                         }
@@ -97,6 +115,7 @@ final class RevocationService: Sendable {
                 for (jti, expiry) in state.revoked where merged[jti] == nil && expiry > now { merged[jti] = expiry }
                 state.revoked = merged
                 state.isSynchronized = true
+                state.desynchronisedAt = nil
             }
         } catch {
             logger.warning("revocations not reloaded", ["error": "\(error)"])

@@ -37,7 +37,8 @@ public final class TesseraServer: Sendable {
         self.logger = logger
         let tokenEndpointURL = configuration.issuer.endpoint(TokenEndpoint.path)
         let clients = ClientService(pool: pool, issuer: configuration.issuer, tokenEndpoint: tokenEndpointURL, logger: logger,
-                                    listenerConfiguration: listenerConfiguration, argon2Parameters: configuration.argon2)
+                                    listenerConfiguration: listenerConfiguration, argon2Parameters: configuration.argon2,
+                                    outageGrace: configuration.outageGrace)
         self.clients = clients
         let tokenIssuer = AccessTokenIssuer(
             issuer: configuration.issuer.url, defaultLifetime: Int64(configuration.accessTokenTTL),
@@ -50,7 +51,8 @@ public final class TesseraServer: Sendable {
             sessionTTL: configuration.sessionTTL, argon2Parameters: configuration.argon2, logger: logger, limits: limits)
         self.browserLogin = browserLogin
         self.janitor = Janitor(store: PostgresJanitor(pool: pool), interval: configuration.janitorInterval, logger: logger)
-        let revocations = RevocationService(store: browserLogin.store, listenerConfiguration: listenerConfiguration, logger: logger)
+        let revocations = RevocationService(store: browserLogin.store, listenerConfiguration: listenerConfiguration, logger: logger,
+                                            outageGrace: configuration.outageGrace)
         self.revocations = revocations
         let usernames = UsernameCache(users: browserLogin.users, listenerConfiguration: listenerConfiguration)
         self.usernames = usernames

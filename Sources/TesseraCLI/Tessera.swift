@@ -106,7 +106,35 @@ func applyMigrations(directory: String, pool: PostgresPool, logger: Logger) asyn
 }
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Serve the authorization server.")
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the authorization server.",
+        discussion: """
+            Refuses to start with an http:// issuer or with the key-encryption key `tessera dev` made, \
+            unless TESSERA_ALLOW_INSECURE=1 (development only).
+            """
+    )
+
+    static let allowInsecure = "TESSERA_ALLOW_INSECURE"
+
+    /// Exits with status 2, saying why, when the configuration is unfit for production and
+    /// TESSERA_ALLOW_INSECURE=1 does not say that this is deliberate.
+    static func refuseInsecure(_ configuration: Configuration, environment: [String: String], logger: Logger) {
+        var reasons: [String] = []
+        if !configuration.issuer.isHTTPS {
+            reasons.append("the issuer \(configuration.issuer.url) is http:// (session cookies and tokens would travel in the clear, "
+                           + "and cookies could not be Secure or __Host- prefixed)")
+        }
+        if FileManager.default.fileExists(atPath: Dev.developmentMarker(kekPath: configuration.kekPath)) {
+            reasons.append("the key-encryption key \(configuration.kekPath) was made by `tessera dev` for development "
+                           + "(create a production one with `tessera keys init` in a folder of its own)")
+        }
+        guard !reasons.isEmpty else { return }
+        if environment[allowInsecure] == "1" {
+            logger.warning("serving an insecure configuration because \(allowInsecure)=1", ["reasons": reasons.joined(separator: "; ")])
+            return
+        }
+        fail("refusing to serve: " + reasons.joined(separator: "; and ") + ". Set \(allowInsecure)=1 to serve anyway (development only).", code: 2)
+    }
 
     @OptionGroup var options: ServerOptions
 
@@ -119,6 +147,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let configuration = loadConfiguration(options)
         let logger = Logger(level: configuration.logLevel)
+        Self.refuseInsecure(configuration, environment: ProcessInfo.processInfo.environment, logger: logger)
         let database = databaseConfiguration(configuration)
         let pool = PostgresPool(configuration: database)
         if migrate {
@@ -195,7 +224,10 @@ struct Dev: AsyncParsableCommand {
         await applyMigrations(directory: migrationsDirectory(migrationsDirectoryPath), pool: pool, logger: logger)
         do {
             if try KeyEncryptionKey.loadOrCreate(path: configuration.kekPath).created {
-                say("created the key-encryption key \(configuration.kekPath) (mode 0600; never commit it)")
+                // Marked, so that `tessera serve` refuses it unless told that this is development.
+                _ = FileManager.default.createFile(atPath: Self.developmentMarker(kekPath: configuration.kekPath),
+                                               contents: Data("made by `tessera dev`: a development key-encryption key\n".utf8))
+                say("created the key-encryption key \(configuration.kekPath) (mode 0600; never commit it; development only)")
             }
         } catch {
             cluster.stop(session)
@@ -234,6 +266,9 @@ struct Dev: AsyncParsableCommand {
         await server.shutdown()
         cluster.stop(session)
     }
+
+    /// The file that marks a key-encryption key as made by `tessera dev`.
+    static func developmentMarker(kekPath: String) -> String { kekPath + ".development" }
 
     static let demoClientID = "demo-service"
     static let demoWebClientID = "demo-web"

@@ -14,6 +14,10 @@ import requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+# Every server of the suite runs on plain http on loopback: say that this is deliberate
+# (`tessera serve` refuses an http:// issuer otherwise). The test of that refusal unsets it.
+os.environ.setdefault("TESSERA_ALLOW_INSECURE", "1")
+
 
 def tessera_bin():
     path = os.environ.get("TESSERA_BIN")

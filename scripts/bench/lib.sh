@@ -5,6 +5,8 @@
 # The benchmarks measure throughput, not the per-instance rate limits: those are off here.
 export TESSERA_RATE_LIMIT_TOKEN=0 TESSERA_RATE_LIMIT_INTROSPECTION=0 TESSERA_RATE_LIMIT_REVOCATION=0 \
     TESSERA_RATE_LIMIT_TOKEN_FAILURES=0 TESSERA_RATE_LIMIT_BROWSER=0
+# The servers under test run on plain http on loopback.
+export TESSERA_ALLOW_INSECURE=1
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.05; done; echo "no answer from $1" >&2; return 1; }
