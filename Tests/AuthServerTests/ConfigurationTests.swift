@@ -63,4 +63,24 @@ import Testing
         let issuer = try Issuer(parsing: "https://Auth.Example.com:8443/t/1")
         #expect(issuer.endpoint("/token") == "https://Auth.Example.com:8443/t/1/token")
     }
+
+    @Test("Hardening settings: trusted proxies, admin listener, rate limits and the outage grace parse, and bad values name their setting")
+    func hardeningSettings() throws {
+        let configuration = try Configuration.load(environment: [
+            "TESSERA_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1", "TESSERA_ADMIN_LISTEN": "127.0.0.1:9100",
+            "TESSERA_RATE_LIMIT_TOKEN": "0", "TESSERA_RATE_LIMIT_BROWSER": "2.5", "TESSERA_OUTAGE_GRACE": "0",
+        ])
+        #expect(configuration.trustedProxies.map(\.description) == ["10.0.0.0/8", "127.0.0.1/32"])
+        #expect(configuration.adminListen == ListenAddress(host: "127.0.0.1", port: 9100))
+        #expect(configuration.rateLimits.token == 0)
+        #expect(configuration.rateLimits.browser == 2.5)
+        #expect(configuration.rateLimits.introspection == 2_000)
+        #expect(configuration.outageGrace == 0)
+        for (setting, value) in [("TESSERA_TRUSTED_PROXIES", "10.0.0.0/33"), ("TESSERA_ADMIN_LISTEN", "nowhere"),
+                                 ("TESSERA_RATE_LIMIT_TOKEN", "-1"), ("TESSERA_RATE_LIMIT_TOKEN", "fast"), ("TESSERA_OUTAGE_GRACE", "soon"),
+                                 ("TESSERA_CODE_TTL", "11m"), ("TESSERA_REFRESH_IDLE_TTL", "10s")] {
+            #expect(throws: ConfigurationError.self, "\(setting)=\(value)") { try Configuration.load(environment: [setting: value]) }
+            do { _ = try Configuration.load(environment: [setting: value]) } catch { #expect(error.setting == setting) }
+        }
+    }
 }
