@@ -2,6 +2,17 @@ import HTTPServer
 import OAuth
 
 extension ClientService {
+    /// The form of a client-authenticated endpoint (token, revocation, introspection): RFC 6749
+    /// §3.2, RFC 7009 §2.1 and RFC 7662 §2.1 all take an HTTP POST with an
+    /// `application/x-www-form-urlencoded` body, decoded strictly.
+    static func form(_ request: HTTPRequest, endpoint: String) throws -> TokenRequest {
+        guard request.method == .POST else { throw OAuthError.invalidRequest("The \(endpoint) endpoint accepts only POST.") }
+        guard TokenEndpoint.isFormURLEncoded(request.headers["Content-Type"]) else {
+            throw OAuthError.invalidRequest("The request body must be application/x-www-form-urlencoded.")
+        }
+        return try TokenRequest(body: request.body)
+    }
+
     /// Authenticates the client of a token, revocation or introspection request (RFC 6749 §2.3).
     /// A throttled failure carries the `Retry-After` the client is told.
     func authenticate(_ request: HTTPRequest, form: TokenRequest, audit: AuditLog) async throws -> AuthenticatedClient {

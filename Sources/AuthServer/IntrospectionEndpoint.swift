@@ -38,11 +38,7 @@ struct IntrospectionEndpoint: Sendable {
 
     private func handle(_ request: HTTPRequest) async throws -> HTTPResponse {
         // RFC 7662 §2.1: "The protected resource calls the introspection endpoint using an HTTP POST request".
-        guard request.method == .POST else { throw OAuthError.invalidRequest("The introspection endpoint accepts only POST.") }
-        guard TokenEndpoint.isFormURLEncoded(request.headers["Content-Type"]) else {
-            throw OAuthError.invalidRequest("The request body must be application/x-www-form-urlencoded.")
-        }
-        let form = try TokenRequest(body: request.body)
+        let form = try ClientService.form(request, endpoint: "introspection")
         let authenticated = try await clients.authenticate(request, form: form, audit: audit)
         let caller = authenticated.client
         // RFC 7662 §2.1: "the endpoint MUST also require some form of authorization to access this

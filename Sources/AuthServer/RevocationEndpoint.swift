@@ -35,11 +35,7 @@ struct RevocationEndpoint: Sendable {
 
     private func handle(_ request: HTTPRequest) async throws -> HTTPResponse {
         // RFC 7009 §2.1: "The client requests the revocation ... by sending ... an HTTP POST request".
-        guard request.method == .POST else { throw OAuthError.invalidRequest("The revocation endpoint accepts only POST.") }
-        guard TokenEndpoint.isFormURLEncoded(request.headers["Content-Type"]) else {
-            throw OAuthError.invalidRequest("The request body must be application/x-www-form-urlencoded.")
-        }
-        let form = try TokenRequest(body: request.body)
+        let form = try ClientService.form(request, endpoint: "revocation")
         let client = try await clients.authenticate(request, form: form, audit: audit).client
         try limits.enforce(limits.revocation, key: client.id)
         guard let token = form["token"] else { throw OAuthError.invalidRequest("The token parameter is missing.") }

@@ -42,15 +42,9 @@ struct TokenEndpoint: Sendable {
     }
 
     private func handle(_ request: HTTPRequest) async throws -> HTTPResponse {
-        // RFC 6749 §3.2: "The client MUST use the HTTP "POST" method when making access token requests."
-        guard request.method == .POST else {
-            throw OAuthError.invalidRequest("The token endpoint accepts only POST.")
-        }
-        // RFC 6749 §4.4.2: parameters "using the "application/x-www-form-urlencoded" format".
-        guard Self.isFormURLEncoded(request.headers["Content-Type"]) else {
-            throw OAuthError.invalidRequest("The request body must be application/x-www-form-urlencoded.")
-        }
-        let form = try TokenRequest(body: request.body)
+        // RFC 6749 §3.2: "The client MUST use the HTTP "POST" method when making access token requests",
+        // with parameters "using the "application/x-www-form-urlencoded" format" (§4.4.2).
+        let form = try ClientService.form(request, endpoint: "token")
         guard let grantTypeName = form["grant_type"] else {
             throw OAuthError.invalidRequest("The grant_type parameter is missing.")
         }

@@ -11,12 +11,25 @@ import uuid
 
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # Every server of the suite runs on plain http on loopback: say that this is deliberate
 # (`tessera serve` refuses an http:// issuer otherwise). The test of that refusal unsets it.
 os.environ.setdefault("TESSERA_ALLOW_INSECURE", "1")
+
+
+class SourceAddress(HTTPAdapter):
+    """Connects from a chosen loopback address, so that the server sees another peer."""
+
+    def __init__(self, address, **kwargs):
+        self.address = address
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
 
 
 def tessera_bin():

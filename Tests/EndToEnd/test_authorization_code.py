@@ -30,9 +30,8 @@ from authlib.integrations.base_client import OAuthError as AuthlibOAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from jwcrypto import jwk as jwcrypto_jwk
 from jwcrypto import jwt as jwcrypto_jwt
-from requests.adapters import HTTPAdapter
 
-from conftest import ROOT, free_port, psql, tessera_bin, wait_until_serving
+from conftest import ROOT, free_port, psql, tessera_bin, wait_until_serving, SourceAddress
 
 PASSWORD = "correct horse battery staple"
 # A state that needs every kind of encoding: space, &, =, /, a non-ASCII letter, and what looks
@@ -342,18 +341,6 @@ def request_params(client, redirect_uri=None, scope="openid profile email", **ex
               "code_challenge": challenge, "code_challenge_method": "S256", "nonce": secrets.token_urlsafe(12)}
     params.update(extra)
     return {k: v for k, v in params.items() if v is not None}, verifier
-
-
-class SourceAddress(HTTPAdapter):
-    """Connects from a chosen loopback address, so that the server sees another peer."""
-
-    def __init__(self, address, **kwargs):
-        self.address = address
-        super().__init__(**kwargs)
-
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs["source_address"] = (self.address, 0)
-        super().init_poolmanager(*args, **kwargs)
 
 
 class Browser:

@@ -20,27 +20,14 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7523 import PrivateKeyJWT, private_key_jwt_sign
 from joserfc.jwk import ECKey, RSAKey
 from jwcrypto import jwk
-from requests.adapters import HTTPAdapter
 
-from conftest import ROOT, tessera_bin
+from conftest import ROOT, tessera_bin, SourceAddress
 
 API = "https://api.example.com"
 REPORTS = "https://reports.example.com/v1"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 # RFC 6749 §5.1 and §5.2: every token response and error carries these.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-class SourceAddress(HTTPAdapter):
-    """Connects from a chosen loopback address, so that the server sees another peer."""
-
-    def __init__(self, address, **kwargs):
-        self.address = address
-        super().__init__(**kwargs)
-
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs["source_address"] = (self.address, 0)
-        super().init_poolmanager(*args, **kwargs)
 
 
 class Tessera:

@@ -7,9 +7,5 @@ wrk.headers["Authorization"] = "Basic " .. assert(os.getenv("BENCH_BASIC"), "BEN
 wrk.body = "token=" .. assert(os.getenv("BENCH_TOKEN"), "BENCH_TOKEN is not set")
     .. (os.getenv("BENCH_HINT") and ("&token_type_hint=" .. os.getenv("BENCH_HINT")) or "")
 
-function done(summary, latency, requests)
-    local seconds = summary.duration / 1e6
-    io.write(string.format('{"rps":%.1f,"p50_ms":%.3f,"p99_ms":%.3f,"requests":%d,"non2xx":%d,"socket_errors":%d}\n',
-        summary.requests / seconds, latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.requests,
-        summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
-end
+-- The shared report: scripts/bench/report.lua, next to this file.
+dofile((debug.getinfo(1, "S").source:sub(2):match("(.*/)") or "./") .. "report.lua")
