@@ -13,7 +13,7 @@ public struct PostgresJanitor: Sendable {
     public let batchSize: Int
 
     /// The advisory lock key of the sweep ("tessera janitor").
-    static let lockID: Int64 = 0x7465_7373_6a61_6e69
+    public static let lockID: Int64 = 0x7465_7373_6a61_6e69
 
     public init(pool: PostgresPool, batchSize: Int = 500) {
         self.pool = pool
