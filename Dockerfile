@@ -9,7 +9,8 @@ RUN swift build -c release --product tessera --static-swift-stdlib
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends libssl3 libpq5 libargon2-1 ca-certificates \
-    && rm -rf /var/lib/apt/lists/* && useradd --system --home /var/lib/tessera tessera
+    && rm -rf /var/lib/apt/lists/* && useradd --system --home /var/lib/tessera tessera \
+    && mkdir -p /var/lib/tessera/keys && chown -R tessera /var/lib/tessera
 COPY --from=build /src/.build/release/tessera /usr/local/bin/tessera
 COPY Migrations /usr/share/tessera/Migrations
 USER tessera

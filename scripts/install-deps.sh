@@ -20,7 +20,9 @@ case "$mode" in
         fi
         # The browser tests drive Debian's Chromium through Selenium with Debian's matching driver
         # (/usr/bin/chromium, /usr/bin/chromedriver): no browser download at run time.
-        packages+=(chromium chromium-driver) ;;
+        packages+=(chromium chromium-driver)
+        # The load-balanced test runs several instances behind Debian's HAProxy.
+        packages+=(haproxy) ;;
     bench) packages+=(wrk nginx-light curl python3) ;;
     *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
 esac
