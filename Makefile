@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 RELEASE_BIN = .build/release/tessera
 
-.PHONY: all deps build release run test bench clean
+.PHONY: all deps build release run test bench fuzz clean
 
 all: build
 
@@ -32,6 +32,10 @@ bench:
 	$(SWIFT) build -c release --product tessera
 	$(SWIFT) build -c release --product tessera-bench
 	scripts/bench.sh
+
+## make fuzz: every libFuzzer target for FUZZ_SECONDS (default 60) on its seed corpus; non-zero on a crash.
+fuzz: deps
+	scripts/fuzz.sh
 
 clean:
 	rm -rf .build

@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .executable(name: "tessera", targets: ["TesseraCLI"]),
         .executable(name: "tessera-bench", targets: ["TesseraBench"]),
+        // The parsers and protocol code, for the fuzzing package in Fuzz/ (`make fuzz`).
+        .library(name: "TesseraProtocol", targets: ["HTTPServer", "JOSE", "OAuth"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
