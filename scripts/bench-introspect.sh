@@ -42,7 +42,7 @@ measure() {
     local name=$1 url=$2 auth=$3 token=$4 t c line
     check "$name" "$url" "$auth" "$token"
     BENCH_BASIC=$auth BENCH_TOKEN=$token wrk -t2 -c32 -d2s -s "$lua" "$url" >/dev/null
-    for tc in 2:32 1:8 1:2; do
+    for tc in 2:32 1:8 1:2 1:1; do
         t=${tc%:*}; c=${tc#*:}
         BENCH_BASIC=$auth BENCH_TOKEN=$token wrk -t"$t" -c"$c" -d"${duration}s" --latency -s "$lua" "$url" >"$work/$name.$c.txt" 2>&1
         line=$(grep '^{"rps"' "$work/$name.$c.txt") || { cat "$work/$name.$c.txt" >&2; exit 1; }
@@ -91,11 +91,11 @@ rows = [json.loads(line) for line in open(path)]
 by = {(r["name"], r["connections"]): r for r in rows}
 labels = {"tessera_opaque": "tessera, opaque token", "tessera_jwt": "tessera, ES256 JWT", "peer_rs256": "glewlwyd, RS256 JWT"}
 print(f"\nPOST /introspect (client_secret_basic), wrk -d{duration}s, loopback")
-print(f"{'server / token':<24}" + "".join(f"{'-c%d req/s' % c:>11}{'p50 ms':>8}{'p99 ms':>8}" for c in (32, 8, 2)))
+print(f"{'server / token':<24}" + "".join(f"{'-c%d req/s' % c:>11}{'p50 ms':>8}{'p99 ms':>8}" for c in (32, 8, 2, 1)))
 for name in labels:
     if (name, 32) in by:
         print(f"{labels[name]:<24}" + "".join(f"{by[(name, c)]['rps']:>11.0f}{by[(name, c)]['p50_ms']:>8.2f}{by[(name, c)]['p99_ms']:>8.2f}"
-                                           for c in (32, 8, 2)))
+                                           for c in (32, 8, 2, 1)))
 bad = [f"{labels[r['name']]} -c{r['connections']}: {r['non2xx']} non-2xx, {r['socket_errors']} socket errors"
        for r in rows if r["non2xx"] or r["socket_errors"]]
 if bad:
