@@ -19,16 +19,8 @@ peer_base="http://127.0.0.1:${GLWD_PORT:-54593}/api"
 lua="$here/scripts/bench/introspect.lua"
 [ -x "$TESSERA_BIN" ] || { echo "no $TESSERA_BIN: build first (swift build -c release)" >&2; exit 1; }
 
-work=$(mktemp -d /tmp/tessera-bench-introspect.XXXXXX)
-tessera_pid=
-started_peer=no
-cleanup() {
-    [ -n "$tessera_pid" ] && kill "$tessera_pid" 2>/dev/null || true
-    if [ "$started_peer" = yes ]; then "$peer_dir/stop.sh" >/dev/null 2>&1 || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
 . "$here/scripts/bench/lib.sh"
+bench_scratch introspect
 
 # check NAME URL BASIC TOKEN: the introspection answers 200 and active true.
 check() {

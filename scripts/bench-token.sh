@@ -23,17 +23,8 @@ peer_base="http://127.0.0.1:${GLWD_PORT:-54593}/api"
 lua="$here/scripts/bench/token.lua"
 [ -x "$TESSERA_BIN" ] || { echo "no $TESSERA_BIN: build first (swift build -c release)" >&2; exit 1; }
 
-work=$(mktemp -d /tmp/tessera-bench-token.XXXXXX)
-tessera_pid=
-started_peer=no
-cleanup() {
-    [ -n "$tessera_pid" ] && kill "$tessera_pid" 2>/dev/null || true
-    if [ "$started_peer" = yes ]; then "$peer_dir/stop.sh" >/dev/null 2>&1 || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
 . "$here/scripts/bench/lib.sh"
+bench_scratch token
 max_other=${BENCH_TOKEN_MAX_OTHER:-25}   # core-% used by other jobs during a run before it is retried
 
 # check_token NAME URL BASIC EXPECTED: a few sequential requests that must each answer 200 with a

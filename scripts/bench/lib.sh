@@ -1,6 +1,20 @@
-# Shared by the benchmark scripts: ports, readiness, machine load, CPU accounting, Basic
-# credentials and the glewlwyd peer. Sourced; expects `work` (a scratch folder) and, for
-# cpu_sample, `tessera_pid` (may be empty).
+# Shared by the benchmark scripts: the scratch folder, ports, readiness, machine load, CPU
+# accounting, Basic credentials and the glewlwyd peer. Sourced.
+
+# bench_scratch NAME: sets `work` to a new scratch folder and arranges that at exit the Tessera
+# server of `tessera_pid` is stopped, a peer this run started (`started_peer=yes`) is stopped,
+# and the folder is removed.
+bench_scratch() {
+    work=$(mktemp -d "/tmp/tessera-bench-$1.XXXXXX")
+    tessera_pid=
+    started_peer=no
+    trap bench_cleanup EXIT
+}
+bench_cleanup() {
+    [ -n "${tessera_pid:-}" ] && kill "$tessera_pid" 2>/dev/null || true
+    if [ "${started_peer:-no}" = yes ]; then "$peer_dir/stop.sh" >/dev/null 2>&1 || true; fi
+    rm -rf "$work"
+}
 
 # The benchmarks measure throughput, not the per-instance rate limits: those are off here.
 export TESSERA_RATE_LIMIT_TOKEN=0 TESSERA_RATE_LIMIT_INTROSPECTION=0 TESSERA_RATE_LIMIT_REVOCATION=0 \
