@@ -105,11 +105,11 @@ final class ManualClock: Sendable {
 
 @Suite struct AuditLogTests {
     @Test("An audit line is one JSON object with time, event, request id, source and the fields")
-    func line() async throws {
+    func line() throws {
         let lines = Mutex<[String]>([])
         let audit = AuditLog(sink: { line in lines.withLock { $0.append(line) } })
-        await RequestContext.$requestID.withValue("abc123") {
-            await RequestContext.$sourceAddress.withValue("203.0.113.7") {
+        RequestContext.$requestID.withValue("abc123") {
+            RequestContext.$sourceAddress.withValue("203.0.113.7") {
                 audit.record(.tokenIssued, ["client_id": "svc \"quoted\"", "jti": "j1"])
             }
         }

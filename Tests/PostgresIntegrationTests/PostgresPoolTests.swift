@@ -21,6 +21,8 @@ struct PostgresPoolTests {
             #expect(results.count == 200)
             #expect(results.allSatisfy { $0.1 == $0.0 * 2 })
             #expect(Set(results.map(\.2)).count <= 4)
+            // A worker marks itself free just after it hands over its last result.
+            try await until { pool.statistics.inUse == 0 }
             let statistics = pool.statistics
             #expect(statistics.size == 4)
             #expect(statistics.inUse == 0)
@@ -34,14 +36,16 @@ struct PostgresPoolTests {
         try await withServer { () async throws in
             let pool = PostgresPool(configuration: .environment(), size: 1, maxWaiters: 1, acquireTimeout: .seconds(10))
             defer { Task { await pool.close() } }
-            let busy = Task { try await pool.query("SELECT pg_sleep(2)") }
-            while pool.statistics.inUse < 1 { try await Task.sleep(for: .milliseconds(5)) }
+            let blocker = try Blocker()
+            let busy = Task { try await pool.query(blocker.query) }
+            try await until { pool.statistics.inUse == 1 }
             let waiter = Task { try await pool.query("SELECT 1") }
-            while pool.statistics.waiting < 1 { try await Task.sleep(for: .milliseconds(5)) }
+            try await until { pool.statistics.waiting == 1 }
             let error = await #expect(throws: PostgresError.self) { try await pool.query("SELECT 1") }
             #expect(error?.kind == .poolExhausted)
             // Refused at once: the busy query and the waiter are both still there.
             #expect(pool.statistics.inUse == 1 && pool.statistics.waiting == 1)
+            try blocker.release()
             _ = try await busy.value
             _ = try await waiter.value
             #expect(pool.statistics.rejections == 1)
@@ -53,8 +57,9 @@ struct PostgresPoolTests {
         try await withServer { () async throws in
             let pool = PostgresPool(configuration: .environment(), size: 1, acquireTimeout: .milliseconds(200))
             defer { Task { await pool.close() } }
-            let busy = Task { try await pool.query("SELECT pg_sleep(3)") }
-            while pool.statistics.inUse < 1 { try await Task.sleep(for: .milliseconds(5)) }
+            let blocker = try Blocker()
+            let busy = Task { try await pool.query(blocker.query) }
+            try await until { pool.statistics.inUse == 1 }
             let start = ContinuousClock.now
             let error = await #expect(throws: PostgresError.self) { try await pool.query("SELECT 1") }
             let waited = ContinuousClock.now - start
@@ -62,6 +67,7 @@ struct PostgresPoolTests {
             // It waited its acquireTimeout, and gave up while the busy query still held the connection.
             #expect(waited >= .milliseconds(150))
             #expect(pool.statistics.inUse == 1)
+            try blocker.release()
             _ = try await busy.value
             #expect(pool.statistics.timeouts == 1)
         }
@@ -107,14 +113,48 @@ struct PostgresPoolTests {
         try await withServer { () async throws in
             let pool = PostgresPool(configuration: .environment(), size: 1)
             defer { Task { await pool.close() } }
-            let busy = Task { try await pool.query("SELECT pg_sleep(0.5)") }
-            while pool.statistics.inUse < 1 { try await Task.sleep(for: .milliseconds(5)) }
+            let blocker = try Blocker()
+            let busy = Task { try await pool.query(blocker.query) }
+            try await until { pool.statistics.inUse == 1 }
             let waiter = Task { try await pool.query("SELECT 1") }
-            while pool.statistics.waiting < 1 { try await Task.sleep(for: .milliseconds(5)) }
+            try await until { pool.statistics.waiting == 1 }
             waiter.cancel()
             await #expect(throws: CancellationError.self) { try await waiter.value }
             #expect(pool.statistics.waiting == 0)
+            try blocker.release()
             _ = try await busy.value
         }
+    }
+}
+
+/// Keeps a pool's connection busy until the test says so: the busy query waits for an advisory
+/// lock that a connection of the test holds. (A timed query, such as `pg_sleep`, could end before
+/// a loaded machine let the test look, and a loop waiting to see it busy would then wait forever.)
+final class Blocker: @unchecked Sendable {
+    private let holder: PostgresConnection
+    private let key = Int64.random(in: 1...Int64.max)
+
+    init() throws {
+        holder = try PostgresConnection.connect(.environment())
+        try holder.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_lock(\(key))"))
+    }
+
+    /// The query that blocks until ``release()``.
+    var query: PostgresQuery { PostgresQuery(unsafeSQL: "SELECT pg_advisory_lock(\(key))") }
+
+    func release() throws {
+        try holder.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_unlock(\(key))"))
+    }
+}
+
+/// Waits until `condition` holds, failing after 10 s instead of waiting forever.
+func until(_ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while !condition() {
+        guard ContinuousClock.now < deadline else {
+            Issue.record("the condition did not hold within 10 s")
+            throw CancellationError()
+        }
+        try await Task.sleep(for: .milliseconds(5))
     }
 }
