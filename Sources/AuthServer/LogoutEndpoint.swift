@@ -16,6 +16,7 @@ struct LogoutEndpoint: Sendable {
     let refreshTokens: PostgresRefreshTokenStore
     let logger: Logger
     let audit: AuditLog
+    let revocations: RevocationService
 
     static let path = "/logout"
 
@@ -83,6 +84,7 @@ struct LogoutEndpoint: Sendable {
             try await login.store.endSession(idHash: current.idHash)
             // The refresh tokens issued in this session end with it.
             let revoked = try await refreshTokens.revokeFamilies(sid: current.session.sid, reason: "logout")
+            if revoked > 0 { await revocations.resynchronise() }
             audit.record(.logout, ["sub": current.user.subject, "sid": current.session.sid, "client_id": client?.id ?? "",
                                    "families_revoked": "\(revoked)"])
         }

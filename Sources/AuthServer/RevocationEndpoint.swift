@@ -20,6 +20,7 @@ struct RevocationEndpoint: Sendable {
     let audit: AuditLog
     let metrics: Metrics
     let limits: RateLimits
+    let revocations: RevocationService
 
     static let path = "/revoke"
 
@@ -52,7 +53,7 @@ struct RevocationEndpoint: Sendable {
     private func revokeRefreshToken(_ token: String, client: Client) async throws {
         guard let family = try await refreshTokens.family(tokenHash: AuthorizationCode.hash(token)) else { return }
         try Self.checkOwner(family.clientID, client)
-        try await refreshTokens.revoke(familyID: family.id, reason: "revoked by the client")
+        revocations.didRevoke(try await refreshTokens.revoke(familyID: family.id, reason: "revoked by the client"))
         audit.record(.familyRevoked, ["client_id": client.id, "family": family.id.uuidString.lowercased(), "reason": "revoked by the client"])
         metrics.revoked("family")
     }
@@ -62,8 +63,9 @@ struct RevocationEndpoint: Sendable {
         // An expired or foreign token needs nothing: it is not valid anywhere.
         guard let claims = verifier.verify(token, keys: keys.current.ring.publishedKeys, now: now) else { return }
         try Self.checkOwner(claims.clientID, client)
-        try await loginStore.revokeAccessToken(jti: claims.jwtID, expiresAt: Date(timeIntervalSince1970: TimeInterval(claims.expiresAt)),
-                                               reason: "revoked by the client")
+        let expiresAt = Date(timeIntervalSince1970: TimeInterval(claims.expiresAt))
+        try await loginStore.revokeAccessToken(jti: claims.jwtID, expiresAt: expiresAt, reason: "revoked by the client")
+        revocations.didRevoke([(claims.jwtID, expiresAt)])
         audit.record(.tokenRevoked, ["client_id": client.id, "jti": claims.jwtID])
         metrics.revoked("access_token")
     }

@@ -62,6 +62,21 @@ final class RevocationService: Sendable {
         }
     }
 
+    /// Records revocations this instance just committed, so that its own next answer already
+    /// knows them (the notification that tells every instance arrives a moment later).
+    func didRevoke(_ revoked: [(jti: String, expiresAt: Date)]) {
+        state.withLock { state in
+            for entry in revoked { state.revoked[entry.jti] = Int64(entry.expiresAt.timeIntervalSince1970) }
+        }
+    }
+
+    /// Reloads every revocation now: after this instance revoked tokens it cannot name (a replayed
+    /// code, a logout), so that its own next answer already knows them.
+    func resynchronise() async {
+        guard isSynchronized else { return }
+        await reload()
+    }
+
     /// Whether answers come from memory (for tests and metrics).
     var isSynchronized: Bool { state.withLock { $0.isSynchronized } }
 

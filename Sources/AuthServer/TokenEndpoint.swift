@@ -17,6 +17,7 @@ struct TokenEndpoint: Sendable {
     let audit: AuditLog
     let metrics: Metrics
     let limits: RateLimits
+    let revocations: RevocationService
 
     static let path = "/token"
 
@@ -115,6 +116,7 @@ struct TokenEndpoint: Sendable {
             throw error
         case .alreadyRedeemed:
             audit.record(.codeReused, ["client_id": client.id])
+            await revocations.resynchronise()
             metrics.revoked("code_reuse")
             throw AuthorizationCodeGrant.failure("code already redeemed")
         case .expired:
@@ -159,6 +161,7 @@ struct TokenEndpoint: Sendable {
             audit.record(.refreshReuseDetected, ["client_id": client.id, "family": familyID.uuidString.lowercased()])
             audit.record(.familyRevoked, ["client_id": client.id, "family": familyID.uuidString.lowercased(), "reason": "refresh token reused"])
             metrics.refreshReuseDetected()
+            if let revoked = try? await refresh.store.accessTokens(familyID: familyID) { revocations.didRevoke(revoked) }
             metrics.revoked("family")
             throw RefreshTokenGrant.failure("reuse of a rotated refresh token")
         case .invalid(let detail):

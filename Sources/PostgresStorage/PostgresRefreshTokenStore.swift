@@ -175,9 +175,18 @@ public struct PostgresRefreshTokenStore: Sendable {
         }
     }
 
-    /// Revokes a family and every access token issued from it.
-    public func revoke(familyID: UUID, reason: String) async throws {
+    /// Revokes a family and every access token issued from it; returns the access tokens revoked now.
+    @discardableResult
+    public func revoke(familyID: UUID, reason: String) async throws -> [(jti: String, expiresAt: Date)] {
         try await pool.transaction { connection in try Self.revokeFamily(familyID, reason: reason, connection) }
+    }
+
+    /// The unexpired access tokens issued from a family.
+    public func accessTokens(familyID: UUID) async throws -> [(jti: String, expiresAt: Date)] {
+        try await pool.withConnection { connection in
+            try connection.query("SELECT jti, expires_at FROM family_access_tokens WHERE family_id = \(familyID) AND expires_at > now()")
+                .map { (try $0.decode("jti", as: String.self), try $0.decode("expires_at", as: Date.self)) }
+        }
     }
 
     /// Revokes every live family of a user (optionally only for one client); returns how many.
@@ -206,16 +215,20 @@ public struct PostgresRefreshTokenStore: Sendable {
 
     /// Marks the family revoked and lists its unexpired access tokens as revoked (each announced
     /// on `tessera_revocations`).
-    static func revokeFamily(_ id: UUID, reason: String, _ connection: PostgresConnection) throws {
+    @discardableResult
+    static func revokeFamily(_ id: UUID, reason: String, _ connection: PostgresConnection) throws -> [(jti: String, expiresAt: Date)] {
         let updated = try connection.query("""
             UPDATE refresh_token_families SET revoked_at = now(), revoked_reason = \(reason) WHERE id = \(id) AND revoked_at IS NULL
             """).affectedRows
-        guard updated == 1 else { return }
+        guard updated == 1 else { return [] }
         let tokens = try connection.query("SELECT jti, expires_at FROM family_access_tokens WHERE family_id = \(id) AND expires_at > now()")
+        var revoked: [(jti: String, expiresAt: Date)] = []
         for token in tokens {
-            try PostgresLoginStore.revoke(jti: try token.decode("jti", as: String.self), expiresAt: try token.decode("expires_at", as: Date.self),
-                                          reason: reason, connection)
+            let jti = try token.decode("jti", as: String.self), expiresAt = try token.decode("expires_at", as: Date.self)
+            try PostgresLoginStore.revoke(jti: jti, expiresAt: expiresAt, reason: reason, connection)
+            revoked.append((jti, expiresAt))
         }
+        return revoked
     }
 
     static func decodeFamily(_ row: PostgresRow) throws -> RefreshTokenFamily {

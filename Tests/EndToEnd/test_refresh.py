@@ -302,3 +302,25 @@ def test_a_revocation_on_one_instance_is_seen_by_another_within_a_second(cluster
     while userinfo(b, tokens["access_token"]).status_code != 401:
         assert time.monotonic() - start < 1.0, "instance B still accepts a token revoked at A"
         time.sleep(0.05)
+
+
+def test_a_revocation_is_seen_at_once_by_the_instance_that_made_it(op):
+    """Read-your-writes: the revoking instance must not wait for its own notification to come back."""
+    deadline = time.time() + 10
+    while "tessera_revocations_synchronized 1" not in requests.get(op.base + "/metrics", timeout=5).text:
+        assert time.time() < deadline, "revocations never synchronised"
+        time.sleep(0.1)
+    for token_format in ("jwt", "opaque"):
+        client = refresh_client(op, "--token-format", token_format)
+        user = op.user()
+        for _ in range(10):
+            tokens, _ = first_tokens(op, client, user=user)
+            assert revoke(op, client, tokens["access_token"]).status_code == 200
+            assert userinfo(op, tokens["access_token"]).status_code == 401, "revoked access token accepted right after"
+            assert revoke(op, client, tokens["refresh_token"]).status_code == 200
+            rotated_family = refresh(op, client, tokens["refresh_token"])
+            assert rotated_family.status_code == 400
+        tokens, _ = first_tokens(op, client, user=user)
+        rotated = refresh(op, client, tokens["refresh_token"]).json()
+        refresh(op, client, tokens["refresh_token"])  # reuse: the family and its access tokens are revoked
+        assert userinfo(op, rotated["access_token"]).status_code == 401, "the family's token accepted right after reuse"
