@@ -36,8 +36,7 @@ struct PostgresPoolTests {
         try await withServer { () async throws in
             let pool = PostgresPool(configuration: .environment(), size: 1, maxWaiters: 1, acquireTimeout: .seconds(10))
             defer { Task { await pool.close() } }
-            let blocker = try Blocker()
-            let busy = Task { try await pool.query(blocker.query) }
+            let busy = Task { try await pool.query("SELECT pg_sleep(3)") }
             try await until { pool.statistics.inUse == 1 }
             let waiter = Task { try await pool.query("SELECT 1") }
             try await until { pool.statistics.waiting == 1 }
@@ -45,7 +44,6 @@ struct PostgresPoolTests {
             #expect(error?.kind == .poolExhausted)
             // Refused at once: the busy query and the waiter are both still there.
             #expect(pool.statistics.inUse == 1 && pool.statistics.waiting == 1)
-            try blocker.release()
             _ = try await busy.value
             _ = try await waiter.value
             #expect(pool.statistics.rejections == 1)
@@ -57,8 +55,7 @@ struct PostgresPoolTests {
         try await withServer { () async throws in
             let pool = PostgresPool(configuration: .environment(), size: 1, acquireTimeout: .milliseconds(200))
             defer { Task { await pool.close() } }
-            let blocker = try Blocker()
-            let busy = Task { try await pool.query(blocker.query) }
+            let busy = Task { try await pool.query("SELECT pg_sleep(3)") }
             try await until { pool.statistics.inUse == 1 }
             let start = ContinuousClock.now
             let error = await #expect(throws: PostgresError.self) { try await pool.query("SELECT 1") }
@@ -67,7 +64,6 @@ struct PostgresPoolTests {
             // It waited its acquireTimeout, and gave up while the busy query still held the connection.
             #expect(waited >= .milliseconds(150))
             #expect(pool.statistics.inUse == 1)
-            try blocker.release()
             _ = try await busy.value
             #expect(pool.statistics.timeouts == 1)
         }
@@ -113,41 +109,20 @@ struct PostgresPoolTests {
         try await withServer { () async throws in
             let pool = PostgresPool(configuration: .environment(), size: 1)
             defer { Task { await pool.close() } }
-            let blocker = try Blocker()
-            let busy = Task { try await pool.query(blocker.query) }
+            let busy = Task { try await pool.query("SELECT pg_sleep(3)") }
             try await until { pool.statistics.inUse == 1 }
             let waiter = Task { try await pool.query("SELECT 1") }
             try await until { pool.statistics.waiting == 1 }
             waiter.cancel()
             await #expect(throws: CancellationError.self) { try await waiter.value }
             #expect(pool.statistics.waiting == 0)
-            try blocker.release()
             _ = try await busy.value
         }
     }
 }
 
-/// Keeps a pool's connection busy until the test says so: the busy query waits for an advisory
-/// lock that a connection of the test holds. (A timed query, such as `pg_sleep`, could end before
-/// a loaded machine let the test look, and a loop waiting to see it busy would then wait forever.)
-final class Blocker: @unchecked Sendable {
-    private let holder: PostgresConnection
-    private let key = Int64.random(in: 1...Int64.max)
-
-    init() throws {
-        holder = try PostgresConnection.connect(.environment())
-        try holder.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_lock(\(key))"))
-    }
-
-    /// The query that blocks until ``release()``.
-    var query: PostgresQuery { PostgresQuery(unsafeSQL: "SELECT pg_advisory_lock(\(key))") }
-
-    func release() throws {
-        try holder.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_unlock(\(key))"))
-    }
-}
-
-/// Waits until `condition` holds, failing after 10 s instead of waiting forever.
+/// Waits until `condition` holds, failing after 10 s instead of waiting forever (a busy query can
+/// end before a loaded machine lets the test look; the test then fails rather than hangs).
 func until(_ condition: () -> Bool) async throws {
     let deadline = ContinuousClock.now + .seconds(10)
     while !condition() {
