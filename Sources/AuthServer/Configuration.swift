@@ -80,7 +80,17 @@ public struct Configuration: Sendable, Equatable {
     public var kekPath: String { KeyEncryptionKey.path(directory: keysDirectory, kekFile: kekFile) }
 
     /// The timing rules of key rotation derived from this configuration.
-    public var keyLifecyclePolicy: KeyLifecyclePolicy { KeyLifecyclePolicy(rotationPeriod: keyRotationPeriod, jwksMaxAge: jwksMaxAge) }
+    ///
+    /// A retired key stays published for as long as the longest-lived token it may have signed
+    /// can still be presented: an access token lives at most ``maxAccessTokenTTL`` (the bound of
+    /// the server setting and of every per-client setting, which can change at any time) and an
+    /// ID token ``idTokenTTL``.
+    public var keyLifecyclePolicy: KeyLifecyclePolicy {
+        KeyLifecyclePolicy(rotationPeriod: keyRotationPeriod, jwksMaxAge: jwksMaxAge, maxTokenLifetime: maxSignedTokenLifetime)
+    }
+
+    /// The longest lifetime any token signed with a signing key can have.
+    public var maxSignedTokenLifetime: TimeInterval { max(Self.maxAccessTokenTTL, accessTokenTTL, idTokenTTL) }
 
     /// The names of the environment variables, in one place.
     public enum Variable {
@@ -113,7 +123,7 @@ public struct Configuration: Sendable, Equatable {
     }
 
     /// The longest access-token lifetime, globally or per client.
-    public static let maxAccessTokenTTL: TimeInterval = 86_400
+    public static let maxAccessTokenTTL = TimeInterval(AccessTokenIssuer.maximumLifetime)
 
     /// Values given on the command line; each wins over its environment variable.
     public struct Overrides: Sendable {
