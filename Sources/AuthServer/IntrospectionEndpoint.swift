@@ -62,7 +62,7 @@ struct IntrospectionEndpoint: Sendable {
         guard let claims = verifier.verify(token, keys: keys.current.ring.publishedKeys, now: now),
               // Audience scoping: a resource server sees only tokens meant for an audience it may see.
               claims.audience.contains(where: caller.introspectableAudiences.contains),
-              try await !revocations.isRevoked(jti: claims.jwtID) else { return Self.inactive }
+              try await !revocations.isRevoked(claims) else { return Self.inactive }
         var username = claims.username
         if username == nil && claims.subject != claims.clientID {
             do {

@@ -84,9 +84,9 @@ struct LogoutEndpoint: Sendable {
             try await login.store.endSession(idHash: current.idHash)
             // The refresh tokens issued in this session end with it.
             let revoked = try await refreshTokens.revokeFamilies(sid: current.session.sid, reason: "logout")
-            if revoked > 0 { await revocations.resynchronise() }
+            revocations.didRevoke(revoked.accessTokens.map { ($0.jti, $0.expiresAt) })
             audit.record(.logout, ["sub": current.user.subject, "sid": current.session.sid, "client_id": client?.id ?? "",
-                                   "families_revoked": "\(revoked)"])
+                                   "families_revoked": "\(revoked.families)"])
         }
         if Cookies.value(login.cookies.session, in: request) != nil {
             headers.add(name: "Set-Cookie", value: login.cookies.clearCookie(login.cookies.session))

@@ -114,9 +114,10 @@ struct TokenEndpoint: Sendable {
         case .rejected(let error):
             // The code is consumed now, whatever the request was.
             throw error
-        case .alreadyRedeemed:
+        case .alreadyRedeemed(let revoked):
             audit.record(.codeReused, ["client_id": client.id])
-            await revocations.resynchronise()
+            // What the code issued is revoked in the same transaction; this instance knows at once.
+            revocations.didRevoke(revoked.map { ($0.jti, $0.expiresAt) })
             metrics.revoked("code_reuse")
             throw AuthorizationCodeGrant.failure("code already redeemed")
         case .expired:

@@ -35,7 +35,7 @@ struct UserInfoEndpoint: Sendable {
         guard let claims = verifier.verify(token, keys: keys.current.ring.publishedKeys, now: now) else {
             throw OAuthError(.invalidToken, "The access token is invalid or expired.")
         }
-        guard try await !revocations.isRevoked(jti: claims.jwtID) else {
+        guard try await !revocations.isRevoked(claims) else {
             throw OAuthError(.invalidToken, "The access token is invalid or expired.", detail: "revoked jti \(claims.jwtID)")
         }
         // OIDC Core §5.3: "The Access Token obtained from an OpenID Connect Authentication Request MUST be sent as a Bearer Token".

@@ -277,3 +277,70 @@ def test_after_the_notification_connection_is_cut_nothing_stale_is_trusted(pair)
     while introspect(op, rs, second, base=b.base) != INACTIVE:
         assert time.monotonic() - start < 1.0, "after resynchronising, notifications flow again"
         time.sleep(0.05)
+
+
+def inactive_within_a_second(op, rs, token, bases):
+    """Introspects `token` at every instance until each says inactive, failing after a second."""
+    start = time.monotonic()
+    for base in bases:
+        while introspect(op, rs, token, base=base) != INACTIVE:
+            assert time.monotonic() - start < 1.0, f"{base} still says active a second after the change"
+            time.sleep(0.05)
+
+
+@pytest.mark.parametrize("token_format", ["jwt", "opaque"])
+@pytest.mark.parametrize("change", ["disable", "delete"])
+def test_a_disabled_or_deleted_clients_tokens_are_inactive_everywhere_within_a_second(pair, token_format, change):
+    a, b, op = pair
+    rs = resource_server(op)
+    client = service(op, token_format=token_format)
+    machine_token = issue(op, client)
+    web = op.first_party("--token-format", token_format)
+    user_token = redeem(op, Browser(op).sign_in(web, op.user())).json()["access_token"]
+    user_rs = resource_server(op, audiences=ISSUER + "/userinfo")
+    other = service(op, token_format=token_format)
+    bystander = issue(op, other)
+    for base in (a.base, b.base):
+        wait_synchronised(base)
+        assert introspect(op, rs, machine_token, base=base)["active"] is True
+        assert introspect(op, user_rs, user_token, base=base)["active"] is True
+    op.cli("clients", change, client["client_id"]).check_returncode()
+    op.cli("clients", change, web["client_id"]).check_returncode()
+    inactive_within_a_second(op, rs, machine_token, (a.base, b.base))
+    inactive_within_a_second(op, user_rs, user_token, (a.base, b.base))
+    assert introspect(op, rs, bystander, base=b.base)["active"] is True, "another client's tokens are untouched"
+    if change == "disable":
+        # Enabled again, the client gets tokens that are active; those from before stay revoked. The
+        # cut-off covers the second after the change (tokens another instance issued before it knew).
+        op.cli("clients", "enable", client["client_id"]).check_returncode()
+        time.sleep(2.1)
+        fresh = None
+        deadline = time.monotonic() + 5
+        while fresh is None:
+            response = requests.post(op.token_url, auth=(client["client_id"], client["client_secret"]),
+                                     data={"grant_type": "client_credentials"}, timeout=10)
+            if response.status_code == 200:
+                fresh = response.json()["access_token"]
+            else:
+                assert time.monotonic() < deadline, response.text
+                time.sleep(0.1)
+        assert introspect(op, rs, fresh, base=b.base)["active"] is True
+        assert introspect(op, rs, machine_token, base=b.base) == INACTIVE
+
+
+@pytest.mark.parametrize("change", ["disable", "delete"])
+def test_a_disabled_or_deleted_users_tokens_are_inactive_everywhere_within_a_second(pair, change):
+    a, b, op = pair
+    user_rs = resource_server(op, audiences=ISSUER + "/userinfo")
+    web = op.first_party("--token-format", "opaque")
+    user, bystander = op.user(), op.user()
+    token = redeem(op, Browser(op).sign_in(web, user)).json()["access_token"]
+    other_token = redeem(op, Browser(op).sign_in(web, bystander)).json()["access_token"]
+    for base in (a.base, b.base):
+        wait_synchronised(base)
+        assert introspect(op, user_rs, token, base=base)["active"] is True
+    op.cli("users", change, user["username"]).check_returncode()
+    inactive_within_a_second(op, user_rs, token, (a.base, b.base))
+    assert introspect(op, user_rs, other_token, base=b.base)["active"] is True, "another user's tokens are untouched"
+    userinfo = requests.get(b.base + "/userinfo", headers={"Authorization": "Bearer " + token}, timeout=10)
+    assert userinfo.status_code == 401
