@@ -590,6 +590,36 @@ def test_cli_refuses_bad_input(tessera):
     assert [c["client_id"] for c in listing] == ["svc-dup"], "nothing half-created"
 
 
+def test_a_client_id_can_never_be_a_user_subject(tessera):
+    environment = dict(os.environ)
+    environment.update(tessera.env)
+    user = json.loads(subprocess.run([tessera_bin(), "users", "create", "--username", "sub-person", "--password-stdin", "--json"],
+                                     cwd=ROOT, env=environment, input="a long passphrase\n", capture_output=True, text=True,
+                                     timeout=60, check=True).stdout)
+    for client_id in (user["sub"], user["sub"].upper(), "5d1c8f0e-1111-4222-8333-444455556666"):
+        assert "UUID" in fails_with_one_line(tessera.cli("create", "--id", client_id, "--audiences", API, "--json"))
+    # A client's sub is its id, never of the form of a person's: a resource server tells them apart by it.
+    created = tessera.create("svc-not-a-person", "--scopes", "a")
+    token = tessera.basic("svc-not-a-person", created["client_secret"]).json()["access_token"]
+    assert jwt.decode(token, options={"verify_signature": False})["sub"] == "svc-not-a-person"
+    assert [c["client_id"] for c in tessera.cli_json("list")] == ["svc-not-a-person"]
+
+
+def test_redirect_uris_are_refused_at_registration_unless_safe(tessera):
+    def web(uri, option="--redirect-uris"):
+        extra = ["--redirect-uris", "https://app.example.com/cb"] if option != "--redirect-uris" else []
+        return tessera.cli("create", "--id", "web-" + str(abs(hash((uri, option)))), "--type", "public", "--auth-method", "none",
+                           "--grant-types", "authorization_code", "--scopes", "openid", option, uri, *extra, "--json")
+    for uri in ("http://app.example.com/cb", "https://app.example.com/cb#x", "https://*.example.com/cb",
+                "https://app.example.com/*", "https://user@app.example.com/cb", "javascript:alert(1)",
+                "http://127.0.0.1.evil.example/cb"):
+        for option in ("--redirect-uris", "--post-logout-redirect-uris"):
+            fails_with_one_line(web(uri, option))
+    for uri in ("https://app.example.com/cb", "http://127.0.0.1:8765/cb", "http://[::1]/cb", "http://localhost:3000/cb",
+                "com.example.app:/oauth"):
+        assert web(uri).returncode == 0, uri
+
+
 def test_cli_jwks_from_file(tessera, tmp_path):
     _, public_jwks = ec_client_key()
     path = tmp_path / "jwks.json"
