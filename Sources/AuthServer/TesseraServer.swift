@@ -35,8 +35,7 @@ public final class TesseraServer: Sendable {
         self.pool = pool
         self.keys = keys
         self.logger = logger
-        let tokenEndpointURL = configuration.issuer.endpoint(TokenEndpoint.path)
-        let clients = ClientService(pool: pool, issuer: configuration.issuer, tokenEndpoint: tokenEndpointURL, logger: logger,
+        let clients = ClientService(pool: pool, issuer: configuration.issuer, logger: logger,
                                     listenerConfiguration: listenerConfiguration, argon2Parameters: configuration.argon2,
                                     outageGrace: configuration.outageGrace)
         self.clients = clients

@@ -49,7 +49,7 @@ struct CachedClientCredentialStoreTests {
         let store = PostgresClientStore(pool: database.pool)
         try await store.create(PostgresClientStoreTests.client(), secretHash: "hash")
         let configuration = try Configuration.load(environment: ["TESSERA_LISTEN": "127.0.0.1:0"])
-        let service = ClientService(pool: database.pool, issuer: configuration.issuer, tokenEndpoint: "http://127.0.0.1/token",
+        let service = ClientService(pool: database.pool, issuer: configuration.issuer,
                                     logger: Logger(level: .error), listenerConfiguration: database.configuration)
         service.start()
         // Wait until the listener is connected and caching: then a silent rename is not seen.

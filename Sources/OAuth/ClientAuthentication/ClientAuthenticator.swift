@@ -41,20 +41,20 @@ public final class ClientAuthenticator: Sendable {
     /// Creates an authenticator that reads clients from `store` and verifies secrets on `argon2`.
     ///
     /// - Parameters:
-    ///   - assertionAudiences: the token endpoint URL and the issuer; a client assertion's `aud` must name one.
+    ///   - assertionAudience: the issuer identifier, the one `aud` a client assertion may have.
     ///   - maximumAssertionLifetime: how far after now a client assertion's `exp` may lie (plus 30 s of skew).
     ///   - dummyHashParameters: the cost of the hash an unknown client's secret is checked against;
     ///     keep it equal to the cost of stored secrets, so that timing does not reveal whether a client exists.
     ///   - clock: the wall clock for secret expiry and assertion times.
     public init(store: any ClientCredentialStore, argon2: Argon2Pool, cache: VerifiedSecretCache, throttle: AuthenticationThrottle,
-                assertionAudiences: Set<String>, maximumAssertionLifetime: TimeInterval = 300,
+                assertionAudience: String, maximumAssertionLifetime: TimeInterval = 300,
                 dummyHashParameters: Argon2Parameters = Argon2Parameters(),
                 clock: @escaping @Sendable () -> Date = Date.init) {
         self.store = store
         self.argon2 = argon2
         self.cache = cache
         self.throttle = throttle
-        self.assertions = ClientAssertionVerifier(audiences: assertionAudiences, maximumLifetime: maximumAssertionLifetime)
+        self.assertions = ClientAssertionVerifier(audience: assertionAudience, maximumLifetime: maximumAssertionLifetime)
         self.dummyHashParameters = dummyHashParameters
         self.clock = clock
     }
