@@ -294,7 +294,7 @@ final class BrowserLogin: Sendable {
         case let error as AuthorizationPageError:
             logger.info("authorization request refused", ["detail": error.detail ?? error.message, "remote": remote])
             return Pages.error(status: .badRequest, title: "This sign-in request cannot be completed",
-                               message: error.message + " Go back to the application and try again.", code: OAuthError.Code.invalidRequest.rawValue)
+                               message: error.message + " Go back to the application and try again.", code: error.code.rawValue)
         case is FormURLEncoded.DecodingError:
             logger.info("browser request refused", ["detail": "malformed parameters", "remote": remote])
             return Pages.error(status: .badRequest, title: "This request cannot be completed",

@@ -52,7 +52,7 @@ struct LogoutEndpoint: Sendable {
             if clientID == nil, hint.audience.count == 1 { clientID = hint.audience[0] }
         }
         let client = try await clientID.asyncMap { try await login.client(id: $0) } ?? nil
-        if clientID != nil && client == nil { throw AuthorizationPageError("The application is not registered here.") }
+        if clientID != nil && client == nil { throw AuthorizationPageError("The application is not registered here.", code: .invalidClient) }
         // RP-Initiated Logout §2: "The value MUST have been previously registered with the OP".
         var returnTo: String?
         if let uri = parameters["post_logout_redirect_uri"] {

@@ -274,7 +274,10 @@ def assert_error_redirect(response, op, target, error, state=STATE):
     query = redirected_to(response, target)
     assert query.get("error") == error, query
     assert query.get("error_description"), f"no error_description: {query}"
-    assert query.get("state") == state, f"state came back as {query.get('state')!r}"
+    if state is None:
+        assert "state" not in query, f"state came back as {query.get('state')!r}"
+    else:
+        assert query.get("state") == state, f"state came back as {query.get('state')!r}"
     assert query.get("iss") == op.issuer, query
     assert "code" not in query
     return query
@@ -590,7 +593,38 @@ def test_request_errors_go_back_to_the_client_with_state_and_iss(op, error_clien
     params, _ = request_params(error_client)
     params = change(params) if callable(change) else {k: v for k, v in {**params, **change}.items() if v is not None}
     response = Browser(op).authorize(params, method)
-    assert_error_redirect(response, op, CALLBACK, error)
+    # A repeated state has no one value to return: it is left out rather than echoed (RFC 6749 §4.1.2.1).
+    assert_error_redirect(response, op, CALLBACK, error, state=None if case == "state twice" else STATE)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_an_unknown_or_disabled_client_is_named_invalid_client_on_the_error_page(op, method):
+    disabled = op.client()
+    assert op.cli("clients", "disable", disabled["client_id"]).returncode == 0
+    for client_id in ("nobody", disabled["client_id"]):
+        params, _ = request_params(disabled)
+        params["client_id"] = client_id
+        page = assert_html_page(Browser(op).authorize(params, method), 400)
+        assert "<code>invalid_client</code>" in page.text, page.text
+    params, _ = request_params(disabled)
+    del params["client_id"]
+    assert "<code>invalid_request</code>" in assert_html_page(Browser(op).authorize(params, method), 400).text
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_nul_characters_are_a_400_invalid_request_never_a_500(op, method):
+    client = op.client()
+    for name in ("state", "nonce", "login_hint", "scope", "client_id", "redirect_uri"):
+        params, _ = request_params(client)
+        params[name] = params.get(name, "x") + "\x00"
+        response = Browser(op).authorize(params, method)
+        page = assert_html_page(response, 400)
+        assert "<code>invalid_request</code>" in page.text, (name, page.text)
+    for params in ({"client_id": "web\x00"}, {"client_id": client["client_id"], "state": "a\x00"},
+                   {"post_logout_redirect_uri": "http://127.0.0.1:8765/\x00"}):
+        response = requests.request(method, op.logout_url, **({"params": params} if method == "GET" else {"data": params}),
+                                    allow_redirects=False, timeout=10)
+        assert response.status_code == 400 and "<code>invalid_request</code>" in response.text, (params, response.status_code)
 
 
 # 4. The login page and POST /login
@@ -997,6 +1031,8 @@ def test_userinfo_refuses_missing_bad_and_under_scoped_tokens(op, signed_in):
     assert none.status_code == 401
     challenge = none.headers.get("WWW-Authenticate", "")
     assert challenge.startswith("Bearer") and "error=" not in challenge, challenge
+    # RFC 6750 §3.1: without any authentication information, no error code or other error information.
+    assert none.content == b"", none.content
     for garbage in ("garbage", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", b64url(secrets.token_bytes(32))):
         bad = userinfo(op, garbage)
         assert bad.status_code == 401, garbage
@@ -1008,6 +1044,19 @@ def test_userinfo_refuses_missing_bad_and_under_scoped_tokens(op, signed_in):
     refused = userinfo(op, token["access_token"])
     assert refused.status_code == 403, refused.status_code
     assert 'error="insufficient_scope"' in refused.headers.get("WWW-Authenticate", ""), refused.headers
+
+
+def test_userinfo_refuses_a_token_meant_for_another_resource_server(op):
+    api = "https://api.example.com"
+    client = op.first_party("--audiences", f"{api} {op.issuer}/userinfo")
+    user = op.user()
+    for_api = redeem(op, Browser(op).sign_in(client, user, resource=api)).json()["access_token"]
+    assert jwt.decode(for_api, options={"verify_signature": False})["aud"] == api
+    refused = userinfo(op, for_api)
+    assert refused.status_code == 401, refused.status_code
+    assert 'error="invalid_token"' in refused.headers.get("WWW-Authenticate", ""), refused.headers
+    for_userinfo = redeem(op, Browser(op).sign_in(client, user, resource=op.issuer + "/userinfo")).json()["access_token"]
+    assert userinfo(op, for_userinfo).json()["sub"] == user["sub"]
 
 
 def test_expired_access_token_is_invalid_token(op):

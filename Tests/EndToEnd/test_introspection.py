@@ -158,11 +158,17 @@ def test_who_may_introspect(op):
     client = service(op)
     token = issue(op, client)
     public = op.client("--introspect-audiences", "", scopes="openid")
-    for auth, data in [((client["client_id"], client["client_secret"]), {"token": token}),
-                       (None, {"token": token, "client_id": public["client_id"]}),
-                       (None, {"token": token})]:
+    for auth, data in [(None, {"token": token, "client_id": public["client_id"]}),
+                       (None, {"token": token}),
+                       ((client["client_id"], "wrong secret"), {"token": token})]:
         response = requests.post(op.base + "/introspect", auth=auth, data=data, timeout=10)
         assert response.status_code == 401 and response.json()["error"] == "invalid_client", response.text
+    # Right credentials but no audience it may introspect: never told its credentials failed, and
+    # told nothing about the token (RFC 7662 §2.2), even for its own token.
+    allowed_nothing = requests.post(op.base + "/introspect", auth=(client["client_id"], client["client_secret"]),
+                                    data={"token": token}, timeout=10)
+    assert allowed_nothing.status_code == 200 and allowed_nothing.json() == INACTIVE, allowed_nothing.text
+    assert allowed_nothing.headers["Cache-Control"] == "no-store"
     rs = resource_server(op)
     missing = requests.post(op.base + "/introspect", auth=(rs["client_id"], rs["client_secret"]), data={}, timeout=10)
     assert missing.status_code == 400 and missing.json()["error"] == "invalid_request"
