@@ -32,8 +32,12 @@ public struct Configuration: Sendable, Equatable {
     public var sessionTTL: TimeInterval = 12 * 3_600
     /// ID-token lifetime.
     public var idTokenTTL: TimeInterval = 3_600
-    /// Where `/metrics` (with `/healthz` and `/readyz`) is served instead of the main listener; nil: on the main one.
-    public var adminListen: ListenAddress?
+    /// The management listener: `/metrics`, `/healthz` and `/readyz`, on loopback by default so that
+    /// key ids and pool and Argon2 statistics are not public; nil (`off`): no metrics at all.
+    public var adminListen: ListenAddress? = Configuration.defaultAdminListen
+
+    /// The management listener's default address: loopback, its own port.
+    public static let defaultAdminListen = ListenAddress(host: "127.0.0.1", port: 9464)
     /// Proxies whose `X-Forwarded-For` is believed; nobody else's is.
     public var trustedProxies: [IPNetwork] = []
     /// Token-bucket rates in requests per second (bursts of twice as many); 0 turns a limit off.
@@ -203,8 +207,12 @@ public struct Configuration: Sendable, Equatable {
         configuration.sessionTTL = try duration(Variable.sessionTTL, default: "12h", range: 60...(30 * 86_400), example: "12h")
         configuration.idTokenTTL = try duration(Variable.idTokenTTL, default: "1h", range: 60...86_400, example: "1h")
         if let text = value(nil, Variable.adminListen) {
-            do { configuration.adminListen = try ListenAddress(parsing: text) } catch {
-                throw ConfigurationError(setting: Variable.adminListen, message: "\(error.reason) (got \"\(text)\")")
+            if text == "off" {
+                configuration.adminListen = nil
+            } else {
+                do { configuration.adminListen = try ListenAddress(parsing: text) } catch {
+                    throw ConfigurationError(setting: Variable.adminListen, message: "\(error.reason), or off (got \"\(text)\")")
+                }
             }
         }
         func rate(_ variable: String, default fallback: Double) throws(ConfigurationError) -> Double {

@@ -18,7 +18,7 @@ public final class TesseraServer: Sendable {
     let usernames: UsernameCache
     public let metrics: Metrics
     private let http: HTTPServer
-    /// Serves `/metrics`, `/healthz` and `/readyz` on `TESSERA_ADMIN_LISTEN`, when set.
+    /// The management listener: `/metrics`, `/healthz` and `/readyz` on `TESSERA_ADMIN_LISTEN` (loopback by default); nil when off.
     private let admin: HTTPServer?
 
     /// How long a graceful shutdown waits for in-flight requests before closing them.
@@ -79,7 +79,8 @@ public final class TesseraServer: Sendable {
             metrics: metrics)
         let addresses = SourceAddressResolver(trustedProxies: configuration.trustedProxies)
         let log: @Sendable (String) -> Void = { message in logger.warning(message, ["component": "http"]) }
-        let main = routes.router(includingMetrics: configuration.adminListen == nil)
+        // Metrics name key ids and pool and Argon2 statistics: never on the public listener.
+        let main = routes.router()
         self.http = HTTPServer(configuration: httpConfiguration,
                                responder: InstrumentedResponder(router: main, endpoints: main.paths, addresses: addresses, metrics: metrics), log: log)
         if let adminListen = configuration.adminListen {

@@ -25,6 +25,13 @@ import Testing
         #expect(longID.keyLifecyclePolicy.retiredPublicationPeriod >= 86_400 + longID.jwksMaxAge)
     }
 
+    @Test("Metrics are on a loopback management listener of their own by default; off turns it off")
+    func managementListener() throws {
+        #expect(try Configuration.load(environment: [:]).adminListen == ListenAddress(host: "127.0.0.1", port: 9464))
+        #expect(try Configuration.load(environment: ["TESSERA_ADMIN_LISTEN": "off"]).adminListen == nil)
+        #expect(try Configuration.load(environment: ["TESSERA_ADMIN_LISTEN": "[::1]:9000"]).adminListen == ListenAddress(host: "::1", port: 9000))
+    }
+
     @Test("A flag wins over its environment variable")
     func flagsOverrideEnvironment() throws {
         let configuration = try Configuration.load(

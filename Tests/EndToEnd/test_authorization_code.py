@@ -67,8 +67,10 @@ def pkce_pair():
 class Provider:
     """One running `tessera serve` and the CLI pointed at its database."""
 
-    def __init__(self, base, env, issuer=None):
+    def __init__(self, base, env, issuer=None, admin=None):
         self.base = base
+        # The management listener (/metrics), when known.
+        self.admin = admin
         self.issuer = issuer or base
         self.env = env
         self.authorize_url = base + "/authorize"
@@ -124,6 +126,7 @@ def launch(folder, env=None):
     environment.update(settings)
     for limit in ("TOKEN", "INTROSPECTION", "REVOCATION", "TOKEN_FAILURES", "BROWSER"):
         environment[f"TESSERA_RATE_LIMIT_{limit}"] = "0"
+    environment["TESSERA_ADMIN_LISTEN"] = f"127.0.0.1:{free_port()}"
     environment.update(env or {})
     # A long-lived server writes to a file: an unread pipe would fill up and stall it.
     log = open(folder / "tessera.log", "w")
@@ -136,7 +139,7 @@ def launch(folder, env=None):
             wait_until_serving(base, process)
         except AssertionError as error:
             raise AssertionError(f"{error}\n{(folder / 'tessera.log').read_text()[-3000:]}") from None
-        yield Provider(base, settings, issuer=(env or {}).get("TESSERA_ISSUER"))
+        yield Provider(base, settings, issuer=(env or {}).get("TESSERA_ISSUER"), admin="http://" + environment["TESSERA_ADMIN_LISTEN"])
     finally:
         if process.poll() is None:
             process.kill()

@@ -66,7 +66,7 @@ def test_token_requests_are_limited_per_client(start_server, database, keys_dir)
     assert limited.headers["Cache-Control"] == "no-store"
     assert token_request(op, quiet).status_code == 200, "another client has its own bucket"
     assert any(e["event"] == "rate_limited" and e["limit"] == "token_per_client" for e in audit_events(server))
-    text = requests.get(server.base + "/metrics", timeout=5).text
+    text = requests.get(server.admin + "/metrics", timeout=5).text
     assert metric(text, "tessera_rate_limited_total", {"limit": "token_per_client"}) >= 1
 
 
@@ -146,7 +146,7 @@ def test_metrics_are_prometheus_text(start_server, database, keys_dir):
         token_request(op, client)
     for path in ("/random-1", "/random-2"):
         requests.get(server.base + path, timeout=5)
-    response = requests.get(server.base + "/metrics", timeout=5)
+    response = requests.get(server.admin + "/metrics", timeout=5)
     assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     text = response.text
     for line in text.splitlines():
@@ -162,14 +162,24 @@ def test_metrics_are_prometheus_text(start_server, database, keys_dir):
     assert "tessera_signing_key_age_seconds{" in text and 'tessera_db_pool_connections{state="in_use"}' in text
 
 
-def test_metrics_move_to_the_admin_listener(start_server, database):
+def test_metrics_are_served_only_on_the_management_listener(start_server, database):
     port = free_port()
     server = start_server(args=["--migrate"], database=database, env={"TESSERA_ADMIN_LISTEN": f"127.0.0.1:{port}"})
     admin = f"http://127.0.0.1:{port}"
     assert requests.get(admin + "/metrics", timeout=5).status_code == 200
     assert requests.get(admin + "/healthz", timeout=5).status_code == 200
-    assert requests.get(server.base + "/metrics", timeout=5).status_code == 404
+    assert requests.get(admin + "/readyz", timeout=5).status_code == 200
+    assert requests.get(server.base + "/metrics", timeout=5).status_code == 404, "key ids and pool statistics are not public"
+    assert requests.get(server.base + "/healthz", timeout=5).status_code == 200, "load balancers probe the main listener"
+    assert requests.get(server.base + "/readyz", timeout=5).status_code == 200
     assert requests.get(admin + "/token", timeout=5).status_code == 404, "the admin listener serves nothing else"
+
+
+def test_off_turns_the_management_listener_off(start_server, database):
+    server = start_server(args=["--migrate"], database=database, env={"TESSERA_ADMIN_LISTEN": "off"})
+    assert server.admin is None
+    assert requests.get(server.base + "/metrics", timeout=5).status_code == 404
+    assert requests.get(server.base + "/healthz", timeout=5).status_code == 200
 
 
 # Insecure settings
@@ -228,7 +238,7 @@ def test_a_database_outage_keeps_what_can_work_working_and_recovers(start_server
                                        data={"token": token}, timeout=10)
     assert introspect().json()["active"] is True
     deadline = time.time() + 10
-    while metric(requests.get(server.base + "/metrics", timeout=5).text, "tessera_revocations_synchronized") != 1:
+    while metric(requests.get(server.admin + "/metrics", timeout=5).text, "tessera_revocations_synchronized") != 1:
         assert time.time() < deadline
         time.sleep(0.1)
     pg_ctl("-m", "fast", "-w", "stop")

@@ -242,9 +242,9 @@ def pair(start_server, database, keys_dir):
     yield a, b, Provider(a.base, {"PGDATABASE": database, "TESSERA_KEYS_DIR": keys_dir}, issuer=ISSUER)
 
 
-def wait_synchronised(base):
+def wait_synchronised(server):
     deadline = time.time() + 10
-    while "tessera_revocations_synchronized 1" not in requests.get(base + "/metrics", timeout=5).text:
+    while "tessera_revocations_synchronized 1" not in requests.get(server.admin + "/metrics", timeout=5).text:
         assert time.time() < deadline, f"{base} never synchronised its revocations"
         time.sleep(0.1)
 
@@ -254,7 +254,7 @@ def test_a_revocation_at_one_instance_is_inactive_at_another_within_a_second(pai
     rs = resource_server(op)
     client = service(op, token_format="opaque")
     token = issue(op, client)
-    wait_synchronised(b.base)
+    wait_synchronised(b)
     assert introspect(op, rs, token, base=b.base)["active"] is True
     requests.post(a.base + "/revoke", auth=(client["client_id"], client["client_secret"]), data={"token": token}, timeout=10)
     start = time.monotonic()
@@ -268,7 +268,7 @@ def test_after_the_notification_connection_is_cut_nothing_stale_is_trusted(pair)
     rs = resource_server(op)
     client = service(op, token_format="opaque")
     first, second = issue(op, client), issue(op, client)
-    wait_synchronised(b.base)
+    wait_synchronised(b)
     assert introspect(op, rs, first, base=b.base)["active"] is True
     # Cut every LISTEN connection (both instances'); revoke right away, before they reconnect.
     cut = psql_rows(op.env["PGDATABASE"], "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -276,7 +276,7 @@ def test_after_the_notification_connection_is_cut_nothing_stale_is_trusted(pair)
     assert len(cut) >= 2 and all(row == ["t"] for row in cut), f"the listeners were not found: {cut}"
     requests.post(a.base + "/revoke", auth=(client["client_id"], client["client_secret"]), data={"token": first}, timeout=10)
     assert introspect(op, rs, first, base=b.base) == INACTIVE, "while resynchronising, PostgreSQL answers"
-    wait_synchronised(b.base)
+    wait_synchronised(b)
     assert introspect(op, rs, first, base=b.base) == INACTIVE
     requests.post(a.base + "/revoke", auth=(client["client_id"], client["client_secret"]), data={"token": second}, timeout=10)
     start = time.monotonic()
@@ -306,10 +306,10 @@ def test_a_disabled_or_deleted_clients_tokens_are_inactive_everywhere_within_a_s
     user_rs = resource_server(op, audiences=ISSUER + "/userinfo")
     other = service(op, token_format=token_format)
     bystander = issue(op, other)
-    for base in (a.base, b.base):
-        wait_synchronised(base)
-        assert introspect(op, rs, machine_token, base=base)["active"] is True
-        assert introspect(op, user_rs, user_token, base=base)["active"] is True
+    for server in (a, b):
+        wait_synchronised(server)
+        assert introspect(op, rs, machine_token, base=server.base)["active"] is True
+        assert introspect(op, user_rs, user_token, base=server.base)["active"] is True
     op.cli("clients", change, client["client_id"]).check_returncode()
     op.cli("clients", change, web["client_id"]).check_returncode()
     inactive_within_a_second(op, rs, machine_token, (a.base, b.base))
@@ -342,9 +342,9 @@ def test_a_disabled_or_deleted_users_tokens_are_inactive_everywhere_within_a_sec
     user, bystander = op.user(), op.user()
     token = redeem(op, Browser(op).sign_in(web, user)).json()["access_token"]
     other_token = redeem(op, Browser(op).sign_in(web, bystander)).json()["access_token"]
-    for base in (a.base, b.base):
-        wait_synchronised(base)
-        assert introspect(op, user_rs, token, base=base)["active"] is True
+    for server in (a, b):
+        wait_synchronised(server)
+        assert introspect(op, user_rs, token, base=server.base)["active"] is True
     op.cli("users", change, user["username"]).check_returncode()
     inactive_within_a_second(op, user_rs, token, (a.base, b.base))
     assert introspect(op, user_rs, other_token, base=b.base)["active"] is True, "another user's tokens are untouched"
