@@ -30,7 +30,7 @@ struct LoginEndpoint: Sendable {
         let page = LoginPageModel(interaction: bound.id, csrfToken: form["csrf_token"] ?? "", clientName: BrowserLogin.displayName(bound.client),
                                   username: String(username.prefix(User.maximumUsernameLength)))
         do {
-            switch try await login.checkCredentials(username: username, password: password, sourceAddress: request.remoteAddress) {
+            switch try await login.checkCredentials(username: username, password: password, request: request) {
             case .throttled(let retryAfter):
                 audit.record(.loginThrottled, ["client_id": bound.client.id, "retry_after": "\(retryAfter)"])
                 metrics.rateLimited("login")
@@ -60,7 +60,10 @@ struct LoginEndpoint: Sendable {
         }
         let created = try await login.createSession(for: user)
         audit.record(.loginSucceeded, ["sub": user.subject, "client_id": bound.client.id, "sid": created.session.sid])
-        let sessionCookie = HTTPHeaders([("Set-Cookie", login.cookies.setCookie(login.cookies.session, created.cookie, maxAge: Int(login.sessionTTL)))])
+        let sessionCookie = HTTPHeaders([
+            ("Set-Cookie", login.cookies.setCookie(login.cookies.session, created.cookie, maxAge: Int(login.sessionTTL))),
+            ("Set-Cookie", login.cookies.setCookie(login.cookies.device, login.knownDeviceCookie(userID: user.id), maxAge: BrowserLogin.knownDeviceLifetime)),
+        ])
         let authorization = bound.stored.request
         if try await login.needsConsent(authorization, client: bound.client, userID: user.id) {
             try await login.store.attachLogin(interactionHash: bound.idHash, userID: user.id, sessionHash: created.idHash)

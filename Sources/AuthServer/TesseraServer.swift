@@ -1,6 +1,7 @@
 import Foundation
 import HTTPServer
 import OAuth
+import PasswordHashing
 import Postgres
 import PostgresStorage
 
@@ -91,17 +92,18 @@ public final class TesseraServer: Sendable {
         } else {
             self.admin = nil
         }
-        Self.addGauges(metrics, pool: pool, clients: clients, keys: keys, revocations: revocations)
+        Self.addGauges(metrics, pool: pool, argon2: ["clients": clients.argon2, "logins": browserLogin.argon2], keys: keys, revocations: revocations)
     }
 
     /// The port the admin listener bound, if there is one.
     public var adminPort: UInt16? { admin?.localPort }
 
     /// The gauges read at each scrape: the database pool, Argon2, signing keys, revocations.
-    static func addGauges(_ metrics: Metrics, pool: PostgresPool, clients: ClientService, keys: KeyService, revocations: RevocationService) {
+    static func addGauges(_ metrics: Metrics, pool: PostgresPool, argon2 pools: KeyValuePairs<String, Argon2Pool>, keys: KeyService,
+                          revocations: RevocationService) {
         metrics.addGauges {
             let pool = pool.statistics
-            let argon2 = clients.argon2.statistics
+            let argon2 = pools.map { (name: $0.key, statistics: $0.value.statistics) }
             let wait = Double(pool.totalWaitTime.components.seconds) + Double(pool.totalWaitTime.components.attoseconds) / 1e18
             var out = "# HELP tessera_db_pool_connections Database pool connections by state.\n# TYPE tessera_db_pool_connections gauge\n"
                 + "tessera_db_pool_connections{state=\"in_use\"} \(pool.inUse)\n"
@@ -114,11 +116,14 @@ public final class TesseraServer: Sendable {
                 + "# TYPE tessera_db_pool_acquisitions_total counter\ntessera_db_pool_acquisitions_total \(pool.acquisitions)\n"
                 + "# HELP tessera_db_pool_timeouts_total Callers that gave up waiting for a connection.\n"
                 + "# TYPE tessera_db_pool_timeouts_total counter\ntessera_db_pool_timeouts_total \(pool.timeouts)\n"
-                + "# HELP tessera_argon2_queue_depth Argon2id jobs waiting for the pool.\n# TYPE tessera_argon2_queue_depth gauge\n"
-                + "tessera_argon2_queue_depth \(argon2.queued)\n"
-                + "# HELP tessera_argon2_running Argon2id jobs running.\n# TYPE tessera_argon2_running gauge\ntessera_argon2_running \(argon2.running)\n"
+                + "# HELP tessera_argon2_queue_depth Argon2id jobs waiting for the pool (clients: secrets; logins: passwords).\n"
+                + "# TYPE tessera_argon2_queue_depth gauge\n"
+                + argon2.map { "tessera_argon2_queue_depth{pool=\"\($0.name)\"} \($0.statistics.queued)\n" }.joined()
+                + "# HELP tessera_argon2_running Argon2id jobs running.\n# TYPE tessera_argon2_running gauge\n"
+                + argon2.map { "tessera_argon2_running{pool=\"\($0.name)\"} \($0.statistics.running)\n" }.joined()
                 + "# HELP tessera_argon2_rejections_total Argon2id jobs refused because the queue was full.\n"
-                + "# TYPE tessera_argon2_rejections_total counter\ntessera_argon2_rejections_total \(argon2.rejections)\n"
+                + "# TYPE tessera_argon2_rejections_total counter\n"
+                + argon2.map { "tessera_argon2_rejections_total{pool=\"\($0.name)\"} \($0.statistics.rejections)\n" }.joined()
                 + "# HELP tessera_revocations_synchronized Whether revocations are answered from memory (1) or PostgreSQL (0).\n"
                 + "# TYPE tessera_revocations_synchronized gauge\ntessera_revocations_synchronized \(revocations.isSynchronized ? 1 : 0)\n"
                 + "# HELP tessera_signing_key_age_seconds Age of each published signing key.\n# TYPE tessera_signing_key_age_seconds gauge\n"
@@ -171,6 +176,7 @@ public final class TesseraServer: Sendable {
         await admin?.shutdown(deadline: .seconds(1))
         await keys.stop()
         await clients.stop()
+        browserLogin.argon2.shutdown()
         await janitor.stop()
         await revocations.stop()
         await usernames.stop()

@@ -710,6 +710,59 @@ def test_five_failures_lock_the_account_for_a_while(op):
     assert redirected_to(after, CALLBACK).get("code"), "the right password works once the backoff has passed"
 
 
+def test_guessing_from_many_addresses_never_locks_out_a_browser_that_signed_in_before(op):
+    client = op.first_party()
+    user, other_user = op.user(), op.user()
+    own = Browser(op)
+    assert redirected_to(own.login(own.login_page(client), user["username"], user["password"]), CALLBACK)["code"]
+    assert own.cookie("tessera_device"), "a successful sign-in marks the browser as known for the account"
+    other = Browser(op)
+    assert redirected_to(other.login(other.login_page(client), other_user["username"], other_user["password"]), CALLBACK)["code"]
+
+    def guess(attempt):
+        guesser = Browser(op)
+        response = guesser.login(guesser.login_page(client), user["username"], f"guess {attempt}")
+        assert INVALID_CREDENTIALS in assert_login_page(response).text, f"guess {attempt + 1}"
+
+    # Wrong passwords for the account, each from another address (a distributed guess): the 10th
+    # starts a backoff of 1 s for unknown browsers, doubling with each further failure after it.
+    for attempt in range(10):
+        guess(attempt)
+    for attempt, backoff in ((10, 1), (11, 2)):
+        time.sleep(backoff + 0.1)
+        guess(attempt)
+    # A browser the account never used is held back (4 s now), even with the right password ...
+    stranger = Browser(op)
+    held = stranger.login(stranger.login_page(client), user["username"], user["password"])
+    assert held.status_code == 429 and LOCKED_OUT in assert_html_page(held, 429).text, held.status_code
+    # ... and so is one with another account's known-device cookie, or a forged one ...
+    for value in (other.cookie("tessera_device"), "AAAA.BBBB", own.cookie("tessera_device")[:-2] + "xx"):
+        forger = Browser(op)
+        forger.http.cookies.set("tessera_device", value)
+        refused = forger.login(forger.login_page(client), user["username"], user["password"])
+        assert refused.status_code == 429, (value, refused.status_code)
+    # ... but the person's own browser signs in at once: no one can lock them out.
+    welcome = own.login(own.login_page(client, prompt="login"), user["username"], user["password"])
+    assert redirected_to(welcome, CALLBACK)["code"]
+
+
+def test_wrong_secrets_for_a_client_from_elsewhere_never_lock_out_its_owner(op):
+    service = op.cli_json("clients", "create", "--grant-types", "client_credentials", "--audiences", "https://api.example.com")
+    attacker = requests.Session()
+    attacker.mount("http://", SourceAddress("127.0.3.1"))
+    for attempt in range(100):
+        response = attacker.post(op.token_url, auth=(service["client_id"], f"guess {attempt}"),
+                                 data={"grant_type": "client_credentials"}, timeout=10)
+        assert response.status_code == 401, response.text
+    assert "Retry-After" in response.headers, "the attacker's address is throttled"
+    owner = requests.Session()
+    owner.mount("http://", SourceAddress("127.0.3.2"))
+    # The owner's secret was never verified before (no cache to lean on): it must still work.
+    first = owner.post(op.token_url, auth=(service["client_id"], service["client_secret"]),
+                       data={"grant_type": "client_credentials"}, timeout=10)
+    assert first.status_code == 200, first.text
+
+
 @pytest.mark.parametrize("tamper", ["no csrf_token", "wrong csrf_token", "no browser cookie",
                                     "another browser's cookie", "unknown interaction"])
 def test_login_post_must_come_from_the_browser_that_was_shown_the_form(op, tamper):

@@ -81,6 +81,20 @@ def test_failures_are_limited_per_source_address(start_server, database, keys_di
     assert token_request(op, client, session=elsewhere, secret="wrong").status_code == 401, "another address is not limited"
 
 
+def test_an_ipv6_64_counts_as_one_source_for_rate_limits(start_server, database, keys_dir):
+    server = start_server(args=["--migrate"], database=database,
+                          env={"TESSERA_RATE_LIMIT_BROWSER": "2", "TESSERA_TRUSTED_PROXIES": "127.0.0.1"})
+
+    def page(address):
+        return requests.get(server.base + "/authorize", params={"client_id": "x"}, headers={"X-Forwarded-For": address},
+                            timeout=10).status_code
+    # One subscriber's /64 holds 2^64 addresses: walking through them gains nothing.
+    statuses = [page(f"2001:db8:5:6::{index:x}") for index in range(1, 9)]
+    assert 429 in statuses, statuses
+    assert page("2001:db8:5:6:ffff:ffff:ffff:ffff") == 429
+    assert page("2001:db8:5:7::1") == 400, "the next /64 is another source"
+
+
 def test_browser_pages_are_limited_per_source_address(start_server, database, keys_dir):
     server = start_server(args=["--migrate"], database=database, env={"TESSERA_RATE_LIMIT_BROWSER": "2"})
     statuses = [requests.get(server.base + "/authorize", params={"client_id": "x"}, timeout=10) for _ in range(8)]
@@ -157,8 +171,10 @@ def test_metrics_are_prometheus_text(start_server, database, keys_dir):
     assert metric(text, "tessera_http_request_duration_seconds_bucket", {"endpoint": "/token", "le": "+Inf"}) == \
         metric(text, "tessera_http_request_duration_seconds_count", {"endpoint": "/token"})
     assert "random" not in text and metric(text, "tessera_http_requests_total", {"endpoint": "other", "status": "404"}) == 2
-    for name in ("tessera_db_pool_waiting", "tessera_argon2_queue_depth", "tessera_revocations_synchronized"):
+    for name in ("tessera_db_pool_waiting", "tessera_revocations_synchronized"):
         assert metric(text, name) is not None, name
+    for pool in ("clients", "logins"):
+        assert metric(text, "tessera_argon2_queue_depth", {"pool": pool}) is not None, pool
     assert "tessera_signing_key_age_seconds{" in text and 'tessera_db_pool_connections{state="in_use"}' in text
 
 
