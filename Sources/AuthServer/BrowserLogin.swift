@@ -80,6 +80,34 @@ final class BrowserLogin: Sendable {
         }
     }
 
+    /// Whether a state-changing form post comes from another site, as far as the browser says:
+    /// a second line of defence behind the CSRF token (OWASP's origin verification).
+    ///
+    /// `Origin` decides when it names an origin. Our pages set `Referrer-Policy: no-referrer`, so
+    /// browsers send `Origin: null` for our own forms; then `Sec-Fetch-Site` decides (`same-origin`
+    /// only), and without it `Referer`. A request carrying none of them (an old browser, a
+    /// non-browser client) is left to the CSRF token.
+    func isCrossSite(_ request: HTTPRequest) -> Bool {
+        if let origin = request.headers["Origin"]?.trimmingCharacters(in: .whitespaces), origin != "null" {
+            return origin.lowercased() != issuer.origin
+        }
+        if let site = request.headers["Sec-Fetch-Site"]?.trimmingCharacters(in: .whitespaces).lowercased() {
+            return site != "same-origin"
+        }
+        if let referer = request.headers["Referer"] {
+            let lowered = referer.lowercased()
+            return !(lowered == issuer.origin || lowered.hasPrefix(issuer.origin + "/") || lowered.hasPrefix(issuer.origin + "?"))
+        }
+        return false
+    }
+
+    /// The page refusing a cross-site form post.
+    static func crossSitePage() -> HTTPResponse {
+        Pages.error(status: .forbidden, title: "This form cannot be accepted",
+                    message: "The form was not sent from this site. Go back to the application and sign in again.",
+                    code: OAuthError.Code.invalidRequest.rawValue)
+    }
+
     // MARK: - Clients and sessions
 
     /// The client, when it exists and is enabled.

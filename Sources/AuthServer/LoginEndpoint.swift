@@ -17,6 +17,7 @@ struct LoginEndpoint: Sendable {
 
     func submitLogin(_ request: HTTPRequest) async -> HTTPResponse {
         if let limited = login.rateLimitedPage(request) { return limited }
+        if login.isCrossSite(request) { return refuseCrossSite(request, form: "login") }
         let form: [String: String]
         let bound: BrowserLogin.BoundInteraction
         do {
@@ -95,6 +96,7 @@ struct LoginEndpoint: Sendable {
     /// The decision: `allow` issues a code and remembers the consent; `deny` answers `access_denied`.
     func submitConsent(_ request: HTTPRequest) async -> HTTPResponse {
         if let limited = login.rateLimitedPage(request) { return limited }
+        if login.isCrossSite(request) { return refuseCrossSite(request, form: "consent") }
         do {
             let form = try Self.form(request)
             let bound = try await login.boundInteraction(id: form["interaction"], csrfToken: form["csrf_token"], request: request, requireCSRF: true)
@@ -119,6 +121,12 @@ struct LoginEndpoint: Sendable {
         } catch {
             return BrowserLogin.errorPage(error, logger: logger, remote: request.remoteAddress)
         }
+    }
+
+    private func refuseCrossSite(_ request: HTTPRequest, form: String) -> HTTPResponse {
+        logger.info("cross-site form post refused", ["form": form, "origin": String((request.headers["Origin"] ?? "").prefix(200)),
+                                                    "remote": request.remoteAddress])
+        return BrowserLogin.crossSitePage()
     }
 
     /// The user who signed in for this interaction, still signed in with the same session.

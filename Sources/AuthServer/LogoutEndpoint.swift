@@ -68,6 +68,9 @@ struct LogoutEndpoint: Sendable {
         let current = try await login.currentSession(request)
         let confirmed = request.method == .POST && parameters["confirm"] == "yes"
         if confirmed {
+            // The confirmation form is ours: a cross-site post of it is refused (an RP's own logout
+            // request, which may be posted from its site, carries no confirmation).
+            if login.isCrossSite(request) { return BrowserLogin.crossSitePage() }
             guard let browser = Cookies.value(login.cookies.browser, in: request), let token = parameters["csrf_token"],
                   constantTimeEquals(Array(token.utf8), Array(login.logoutCSRFToken(browser: browser).utf8)) else {
                 throw BrowserLogin.InteractionRejected(detail: "logout confirmation without a valid CSRF token")

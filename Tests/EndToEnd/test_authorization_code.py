@@ -763,6 +763,36 @@ def test_wrong_secrets_for_a_client_from_elsewhere_never_lock_out_its_owner(op):
     assert first.status_code == 200, first.text
 
 
+CROSS_SITE = {
+    "another Origin": {"Origin": "https://attacker.test"},
+    "another Origin, same host other port": {"Origin": "http://127.0.0.1:1"},
+    "Origin null, cross-site fetch": {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
+    "same-site fetch": {"Sec-Fetch-Site": "same-site"},
+    "cross-site Referer": {"Referer": "https://attacker.test/page"},
+}
+
+
+@pytest.mark.parametrize("case", list(CROSS_SITE))
+def test_cross_site_login_and_consent_posts_are_refused_despite_a_valid_csrf_token(op, case):
+    headers = CROSS_SITE[case]
+    client, user = op.client(), op.user()
+    browser = Browser(op)
+    page = browser.login_page(client)
+    data = {**page.form("/login").hidden(), "username": user["username"], "password": user["password"]}
+    refused = browser.http.post(op.base + "/login", data=data, headers=headers, allow_redirects=False, timeout=30)
+    assert_html_page(refused, 403)
+    assert "tessera_session" not in set_cookies(refused)
+    # The same form from our own page (what browsers send for it: Origin null, same-origin fetch) goes through.
+    own = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
+    consent_page = assert_html_page(browser.own_page(browser.http.post(op.base + "/login", data=data, headers=own,
+                                                                        allow_redirects=False, timeout=30)), 200)
+    consent = {**consent_page.form("/consent").hidden(), "decision": "allow"}
+    refused = browser.http.post(op.base + "/consent", data=consent, headers=headers, allow_redirects=False, timeout=30)
+    assert_html_page(refused, 403)
+    allowed = browser.http.post(op.base + "/consent", data=consent, headers={"Origin": op.base}, allow_redirects=False, timeout=30)
+    assert redirected_to(allowed, CALLBACK)["code"]
+
+
 @pytest.mark.parametrize("tamper", ["no csrf_token", "wrong csrf_token", "no browser cookie",
                                     "another browser's cookie", "unknown interaction"])
 def test_login_post_must_come_from_the_browser_that_was_shown_the_form(op, tamper):
@@ -1170,6 +1200,11 @@ def test_logout_without_hint_asks_first(op):
     assert confirm and confirm[0].get("value") == "yes" and confirm[0].get("id") == "sign-out", form.buttons
     params, _ = request_params(client)
     assert redirected_to(browser.authorize(params), CALLBACK).get("code"), "only showing the page signs nobody out"
+    forged = browser.http.post(op.logout_url, data={**form.hidden(), "confirm": "yes"}, headers={"Origin": "https://attacker.test"},
+                               allow_redirects=False, timeout=30)
+    assert_html_page(forged, 403)
+    params, _ = request_params(client)
+    assert redirected_to(browser.authorize(params), CALLBACK).get("code"), "a cross-site confirmation signs nobody out"
     done = browser.http.post(op.logout_url, data={**form.hidden(), "confirm": "yes"}, allow_redirects=False, timeout=30)
     assert_html_page(done, 200)
     params, _ = request_params(client)
