@@ -78,6 +78,23 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
         }
     }
 
+    @Test("OPTIONS is answered 200 with Allow and Content-Length: 0 (RFC 9110 §9.3.7)")
+    func options() async throws {
+        try await withServer { _, port in
+            try await onThread {
+                let client = try TestClient(port: port)
+                client.send("OPTIONS /echo HTTP/1.1\r\nHost: a\r\n\r\nOPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n")
+                let resource = try #require(client.readResponse())
+                #expect(resource.status == 200)
+                #expect(resource.header("Allow") == "POST")
+                #expect(resource.header("Content-Length") == "0")
+                let server = try #require(client.readResponse())
+                #expect(server.status == 200)
+                #expect(server.header("Content-Length") == "0")
+            }
+        }
+    }
+
     @Test("Handler headers that could split the response are dropped; server-owned headers are replaced")
     func responseHeaderSanitizing() async throws {
         try await withServer { _, port in

@@ -1,0 +1,95 @@
+"""HTTP/1.1 semantics seen from outside, through real sockets and `requests`: the methods each
+resource allows, OPTIONS, and the answers RFC 9110 / RFC 9112 prescribe for requests the
+server will not serve."""
+import socket
+
+import pytest
+import requests
+
+from conftest import SourceAddress
+
+
+@pytest.fixture
+def server(start_server, database):
+    return start_server(args=["--migrate"], database=database)
+
+
+def port_of(server):
+    return int(server.base.rsplit(":", 1)[1])
+
+
+def raw(server, data, timeout=10):
+    """Sends `data` on a new connection and returns everything the server sends back before closing."""
+    with socket.create_connection(("127.0.0.1", port_of(server)), timeout=timeout) as s:
+        s.sendall(data)
+        received = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            received += chunk
+    return received
+
+
+def status_of(response):
+    return int(response.split(b" ", 2)[1])
+
+
+# RFC 9110 §15.5.6: "The origin server MUST generate an Allow header field in a 405 response
+# containing a list of the target resource's currently supported methods."
+ALLOWED = {
+    "/healthz": "GET, HEAD",
+    "/readyz": "GET, HEAD",
+    "/metrics": "GET, HEAD",
+    "/.well-known/jwks.json": "GET, HEAD",
+    "/.well-known/openid-configuration": "GET, HEAD",
+    "/.well-known/oauth-authorization-server": "GET, HEAD",
+    "/token": "POST",
+    "/revoke": "POST",
+    "/introspect": "POST",
+    "/authorize": "GET, HEAD, POST",
+    "/login": "POST",
+    "/consent": "GET, HEAD, POST",
+    "/userinfo": "GET, HEAD, POST",
+    "/logout": "GET, HEAD, POST",
+}
+
+
+@pytest.mark.parametrize("path,allow", sorted(ALLOWED.items()))
+def test_options_answers_200_with_the_methods_the_resource_accepts(server, path, allow):
+    r = requests.options(server.base + path, timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.headers["Allow"] == allow
+    # RFC 9110 §9.3.7: "A server MUST generate a Content-Length field with a value of "0" if no
+    # content is to be sent in the response."
+    assert r.headers["Content-Length"] == "0" and r.content == b""
+
+
+def test_a_method_a_resource_does_not_accept_gets_405_with_its_allow(server):
+    for path, allow in ALLOWED.items():
+        accepted = {m.strip() for m in allow.split(",")}
+        method = "PUT" if "PUT" not in accepted else "DELETE"
+        if path in ("/token", "/revoke", "/introspect"):
+            continue
+        r = requests.request(method, server.base + path, timeout=10)
+        assert r.status_code == 405, (path, r.status_code)
+        assert r.headers["Allow"] == allow, path
+
+
+@pytest.mark.parametrize("path", ["/token", "/revoke", "/introspect"])
+def test_oauth_endpoints_answer_other_methods_invalid_request_with_allow_post(server, path):
+    """RFC 6749 §3.2 (and RFC 7009 / RFC 7662): POST only; anything else is an OAuth error, not a bare 405."""
+    for method in ["GET", "PUT", "DELETE", "PATCH"]:
+        r = requests.request(method, server.base + path, data={"token": "x"}, timeout=10)
+        assert r.status_code == 400, (method, r.status_code, r.text)
+        assert r.json()["error"] == "invalid_request"
+        assert r.headers["Allow"] == "POST"
+
+
+def test_options_asterisk_applies_to_the_server(server):
+    response = raw(server, b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status_of(response) == 200
+    assert b"\r\nContent-Length: 0\r\n" in response
