@@ -93,3 +93,68 @@ def test_options_asterisk_applies_to_the_server(server):
     response = raw(server, b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert status_of(response) == 200
     assert b"\r\nContent-Length: 0\r\n" in response
+
+
+# RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1 request
+# message that lacks a Host header field and to any request message that contains more than one
+# Host header field line or a Host header field with an invalid field value."
+@pytest.mark.parametrize("head", [
+    b"GET /healthz HTTP/1.1\r\nHost: a b\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\nHost: a/b\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\nHost: x@a\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\nHost: a:port\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\nHost: [::1\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\n\r\n",
+    b"GET /healthz HTTP/1.0\r\nHost: a b\r\n\r\n",
+], ids=["space", "slash", "userinfo", "port-not-a-number", "unclosed-ipv6", "twice", "missing", "http10-invalid"])
+def test_a_missing_repeated_or_invalid_host_gets_400(server, head):
+    response = raw(server, head)
+    assert status_of(response) == 400, response
+    assert b"\r\nConnection: close\r\n" in response
+
+
+@pytest.mark.parametrize("host", [b"localhost", b"127.0.0.1:8080", b"[::1]:443", b"auth.example.com", b""])
+def test_valid_host_forms_are_served(server, host):
+    response = raw(server, b"GET /healthz HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
+    assert status_of(response) == 200, response
+
+
+# RFC 9110 §9.1: "The method token is case-sensitive"; "An origin server that receives a request
+# method that is unrecognized or not implemented SHOULD respond with the 501 (Not Implemented)".
+@pytest.mark.parametrize("method", [b"FOO", b"get", b"Post", b"PROPFIND", b"BREW"])
+def test_an_unrecognized_method_gets_501(server, method):
+    response = raw(server, method + b" /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status_of(response) == 501, response
+
+
+def test_a_known_method_the_resource_does_not_allow_stays_405(server):
+    for method in ["PUT", "DELETE", "PATCH", "TRACE"]:
+        r = requests.request(method, server.base + "/healthz", timeout=10)
+        assert r.status_code == 405, method
+        assert r.headers["Allow"] == "GET, HEAD"
+
+
+def test_a_transfer_coding_the_server_does_not_implement_gets_501(server):
+    """RFC 9112 §6.1: "A server that receives a request message with a transfer coding it does not
+    understand SHOULD respond with 501 (Not Implemented).\""""
+    body = b"0\r\n\r\n"
+    for codings in [b"gzip, chunked", b"deflate, chunked", b"gzip\r\nTransfer-Encoding: chunked"]:
+        response = raw(server, b"POST /token HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + codings + b"\r\n\r\n" + body)
+        assert status_of(response) == 501, (codings, response)
+
+
+def test_chunked_not_final_or_repeated_gets_400(server):
+    """RFC 9112 §6.3: chunked not the final coding: "the server MUST respond with the 400 (Bad Request)"."""
+    for codings in [b"gzip", b"chunked, gzip", b"chunked, chunked"]:
+        response = raw(server, b"POST /token HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + codings + b"\r\n\r\n0\r\n\r\n")
+        assert status_of(response) == 400, (codings, response)
+
+
+def test_chunked_requests_still_work(server):
+    response = raw(server, b"POST /token HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
+                           b"Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+                           b"17\r\ngrant_type=client_crede\r\n6\r\nntials\r\n0\r\n\r\n")
+    # A well-framed request reaches the token endpoint, which asks who the client is.
+    assert status_of(response) in (400, 401), response
+    assert b"invalid_client" in response or b"invalid_request" in response

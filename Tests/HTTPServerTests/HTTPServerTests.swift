@@ -158,6 +158,10 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
         LimitCase(name: "chunked body over maxBodyBytes answers 413", request: "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n80\r\n" + String(repeating: "b", count: 128) + "\r\n0\r\n\r\n", status: 413),
         LimitCase(name: "Content-Length with Transfer-Encoding answers 400", request: "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", status: 400),
         LimitCase(name: "missing Host answers 400", request: "GET /healthz HTTP/1.1\r\n\r\n", status: 400),
+        LimitCase(name: "invalid Host answers 400", request: "GET /healthz HTTP/1.1\r\nHost: a b\r\n\r\n", status: 400),
+        LimitCase(name: "unrecognized method answers 501", request: "FOO /healthz HTTP/1.1\r\nHost: a\r\n\r\n", status: 501),
+        LimitCase(name: "lower-case method answers 501", request: "get /healthz HTTP/1.1\r\nHost: a\r\n\r\n", status: 501),
+        LimitCase(name: "unimplemented transfer coding answers 501", request: "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", status: 501),
         LimitCase(name: "HTTP/2.0 request line answers 505", request: "GET /healthz HTTP/2.0\r\nHost: a\r\n\r\n", status: 505),
         LimitCase(name: "unknown expectation answers 417", request: "POST /echo HTTP/1.1\r\nHost: a\r\nExpect: later\r\nContent-Length: 1\r\n\r\nx", status: 417),
     ]
