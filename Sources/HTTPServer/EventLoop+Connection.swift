@@ -33,6 +33,10 @@ extension EventLoop {
             connection.isReadClosed = true
             connection.stopsParsing = true
             connection.closesAfterFlush = connection.slots.isEmpty
+            // The last answer closes the connection (and says so); nothing can follow it.
+            if !connection.slots.isEmpty {
+                connection.slots[connection.slots.count - 1].context.isClosing = true
+            }
             updateInterest(connection)
             updateDeadline(connection)
         case .wouldBlock:

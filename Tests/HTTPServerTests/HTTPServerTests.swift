@@ -134,6 +134,22 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
         }
     }
 
+    @Test("A client that half-closes after its requests gets their answers, then the server closes")
+    func halfCloseAfterRequests() async throws {
+        try await withServer { _, port in
+            try await onThread {
+                let client = try TestClient(port: port)
+                client.send("GET /slow?200 HTTP/1.1\r\nHost: a\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+                client.shutdownWrite()
+                #expect(client.readResponse()?.bodyText == "slow 200")
+                let last = try #require(client.readResponse())
+                #expect(last.bodyText == "hello")
+                #expect(last.header("Connection") == "close")
+                #expect(client.isClosedByServer())
+            }
+        }
+    }
+
     @Test("Expect: 100-continue gets 100 Continue before the body is sent (RFC 9110 §10.1.1)")
     func expectContinue() async throws {
         try await withServer { _, port in

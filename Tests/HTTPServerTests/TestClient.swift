@@ -67,6 +67,11 @@ final class TestClient {
         }
     }
 
+    /// Half-closes: the server sees end of input, and the client can still read.
+    func shutdownWrite() {
+        _ = Glibc.shutdown(fd, Int32(SHUT_WR))
+    }
+
     /// Reads more bytes into the buffer; false on end of file, reset or timeout.
     private func fill() -> Bool {
         var chunk = [UInt8](repeating: 0, count: 65536)
