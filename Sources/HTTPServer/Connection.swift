@@ -18,6 +18,8 @@ final class Connection {
     let fd: Int32
     let remoteAddress: String
     let remotePort: UInt16
+    /// The source this connection counts against for `maxConnectionsPerSource` (nil: not counted).
+    let source: SourceAddressKey?
 
     var parser: HTTPRequestParser
     /// Received bytes not yet consumed by the parser, from `inboundStart`.
@@ -63,11 +65,13 @@ final class Connection {
     /// Output buffer capacity kept between responses; larger is released for the same reason.
     static let retainedOutboundCapacity = 256 * 1024
 
-    init(id: UInt64, fd: Int32, remoteAddress: String, remotePort: UInt16, limits: HTTPServerLimits, now: UInt64, registeredEvents: UInt32) {
+    init(id: UInt64, fd: Int32, remoteAddress: String, remotePort: UInt16, source: SourceAddressKey?, limits: HTTPServerLimits,
+         now: UInt64, registeredEvents: UInt32) {
         self.id = id
         self.fd = fd
         self.remoteAddress = remoteAddress
         self.remotePort = remotePort
+        self.source = source
         self.parser = HTTPRequestParser(limits: limits)
         self.headStartedAt = now
         self.idleSince = now

@@ -114,6 +114,7 @@ extension EventLoop {
         guard inFlight <= configuration.limits.maxInFlightRequests else {
             // Overloaded: answer at once rather than queue (CONVENTIONS: every queue is bounded).
             counters.inFlightRequests.wrappingSubtract(1, ordering: .relaxed)
+            counters.requestsRefusedOverload.wrappingAdd(1, ordering: .relaxed)
             connection.stopsParsing = true
             var bytes: [UInt8] = []
             HTTPResponseEncoder.encode(

@@ -1,13 +1,5 @@
 import Synchronization
 
-/// Counters shared by every event loop of one server.
-final class ServerCounters: Sendable {
-    /// Open client connections.
-    let connections = Atomic<Int>(0)
-    /// Requests handed to the responder and not yet answered.
-    let inFlightRequests = Atomic<Int>(0)
-}
-
 /// One event-loop thread: an epoll instance, a listener, and the connections it accepted.
 ///
 /// Everything except `deliver`, `requestShutdown` and `waitUntilStopped` runs on the loop
@@ -245,21 +237,31 @@ final class EventLoop: @unchecked Sendable {
         guard listenFD >= 0 else { return }
         for _ in 0..<Self.acceptBatch {
             switch System.accept(listener: listenFD) {
-            case .accepted(let fd, let address, let port):
+            case .accepted(let fd, let address, let port, let source):
                 let open = counters.connections.wrappingAdd(1, ordering: .relaxed).newValue
                 guard open <= configuration.limits.maxConnections, !isShuttingDown else {
                     counters.connections.wrappingSubtract(1, ordering: .relaxed)
+                    counters.connectionsRefusedOverCapacity.wrappingAdd(1, ordering: .relaxed)
+                    rejectOverCapacity(fd)
+                    continue
+                }
+                let perSourceLimit = configuration.limits.maxConnectionsPerSource
+                let countedSource = perSourceLimit > 0 ? source : nil
+                if let countedSource, !counters.admit(countedSource, limit: perSourceLimit) {
+                    counters.connections.wrappingSubtract(1, ordering: .relaxed)
+                    counters.connectionsRefusedPerSource.wrappingAdd(1, ordering: .relaxed)
                     rejectOverCapacity(fd)
                     continue
                 }
                 let id = nextConnectionID
                 nextConnectionID += 1
                 let connection = Connection(
-                    id: id, fd: fd, remoteAddress: address, remotePort: port,
+                    id: id, fd: fd, remoteAddress: address, remotePort: port, source: countedSource,
                     limits: configuration.limits, now: now, registeredEvents: System.epollIn
                 )
                 guard System.epollAdd(epollFD, fd: fd, events: System.epollIn, data: id) else {
                     counters.connections.wrappingSubtract(1, ordering: .relaxed)
+                    if let countedSource { counters.release(countedSource) }
                     System.close(fd)
                     continue
                 }
@@ -419,5 +421,8 @@ final class EventLoop: @unchecked Sendable {
         connections.removeValue(forKey: connection.id)
         System.close(connection.fd)
         counters.connections.wrappingSubtract(1, ordering: .relaxed)
+        if let source = connection.source {
+            counters.release(source)
+        }
     }
 }

@@ -1,12 +1,15 @@
 """HTTP/1.1 semantics seen from outside, through real sockets and `requests`: the methods each
 resource allows, OPTIONS, and the answers RFC 9110 / RFC 9112 prescribe for requests the
 server will not serve."""
+import os
 import socket
+import subprocess
+import time
 
 import pytest
 import requests
 
-from conftest import SourceAddress
+from conftest import ROOT, SourceAddress, tessera_bin
 
 
 @pytest.fixture
@@ -158,3 +161,64 @@ def test_chunked_requests_still_work(server):
     # A well-framed request reaches the token endpoint, which asks who the client is.
     assert status_of(response) in (400, 401), response
     assert b"invalid_client" in response or b"invalid_request" in response
+
+
+# Issue: one source must not take every connection. A source (an IPv4 address, an IPv6 /64) may
+# hold TESSERA_MAX_CONNECTIONS_PER_SOURCE connections; the next is refused at once.
+
+def refused(sock):
+    """A 503 then the end of the stream, or the end at once."""
+    sock.settimeout(10)
+    data = b""
+    try:
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data == b"" or data.startswith(b"HTTP/1.1 503")
+
+
+def test_connections_over_the_per_source_cap_are_refused_and_others_served(start_server, database):
+    server = start_server(args=["--migrate"], database=database, env={"TESSERA_MAX_CONNECTIONS_PER_SOURCE": "3"})
+    port = port_of(server)
+    held = []
+    try:
+        for _ in range(3):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert s.recv(4096).startswith(b"HTTP/1.1 200")
+            held.append(s)
+        over = socket.create_connection(("127.0.0.1", port), timeout=10)
+        assert refused(over)
+        over.close()
+        # Another source has its own budget.
+        elsewhere = requests.Session()
+        elsewhere.mount("http://", SourceAddress("127.0.0.2"))
+        assert elsewhere.get(server.base + "/healthz", timeout=10).status_code == 200
+        # A connection closed frees its place.
+        held.pop().close()
+        deadline = 50
+        while deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    if s.recv(4096).startswith(b"HTTP/1.1 200"):
+                        break
+            except OSError:
+                pass
+            deadline -= 1
+            time.sleep(0.1)
+        assert deadline, "the freed place was never given back"
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_a_bad_per_source_cap_fails_at_start_naming_the_setting():
+    result = subprocess.run([tessera_bin(), "serve"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "TESSERA_MAX_CONNECTIONS_PER_SOURCE": "lots"}, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2
+    assert "TESSERA_MAX_CONNECTIONS_PER_SOURCE" in result.stderr

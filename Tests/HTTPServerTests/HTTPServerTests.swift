@@ -289,7 +289,7 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
 
     @Test("Over maxInFlightRequests the server answers 503 with Retry-After without calling the handler")
     func inFlightOverload() async throws {
-        try await withServer(configure: { $0.limits.maxInFlightRequests = 1 }) { _, port in
+        try await withServer(configure: { $0.limits.maxInFlightRequests = 1 }) { server, port in
             try await onThread {
                 let busy = try TestClient(port: port)
                 busy.send("GET /slow?500 HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -298,6 +298,7 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
                 rejected.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
                 let response = try #require(rejected.readResponse())
                 #expect(response.status == 503)
+                #expect(server.statistics.requestsRefusedOverload == 1)
                 #expect(response.header("Retry-After") == "1")
                 #expect(response.header("Connection") == "close")
                 #expect(rejected.isClosedByServer())
@@ -308,7 +309,7 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
 
     @Test("Over maxConnections a new connection is answered 503 or closed at once")
     func connectionLimit() async throws {
-        try await withServer(configure: { $0.limits.maxConnections = 2 }) { _, port in
+        try await withServer(configure: { $0.limits.maxConnections = 2 }) { server, port in
             try await onThread {
                 let first = try TestClient(port: port)
                 let second = try TestClient(port: port)
@@ -317,12 +318,76 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
                 #expect(first.readResponse()?.status == 200)
                 #expect(second.readResponse()?.status == 200)
                 let third = try TestClient(port: port)
-                if let response = third.readResponse() {
-                    #expect(response.status == 503)
-                }
-                #expect(third.isClosedByServer())
+                #expect(third.isRefused())
+                #expect(server.statistics.connectionsRefusedOverCapacity == 1)
                 first.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
                 #expect(first.readResponse()?.status == 200)
+            }
+        }
+    }
+
+    @Test("Over maxConnectionsPerSource a source's new connection is refused and counted; other sources are served")
+    func connectionLimitPerSource() async throws {
+        try await withServer(configure: { $0.limits.maxConnectionsPerSource = 2 }) { server, port in
+            try await onThread {
+                let first = try TestClient(port: port)
+                let second = try TestClient(port: port)
+                for client in [first, second] {
+                    client.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+                    #expect(client.readResponse()?.status == 200)
+                }
+                let third = try TestClient(port: port)
+                #expect(third.isRefused())
+                #expect(server.statistics.connectionsRefusedPerSource == 1)
+
+                let other = try TestClient(port: port, source: "127.0.0.2")
+                other.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+                #expect(other.readResponse()?.status == 200)
+
+                // A closed connection frees its place.
+                first.send("GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                #expect(first.readResponse()?.status == 200)
+                #expect(first.isClosedByServer())
+                let deadline = Date().addingTimeInterval(10)
+                while server.statistics.openConnections > 2 && Date() < deadline {
+                    Thread.sleep(forTimeInterval: 0.01)
+                }
+                let fourth = try TestClient(port: port)
+                fourth.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+                #expect(fourth.readResponse()?.status == 200)
+                #expect(server.statistics.connectionsRefusedPerSource == 1)
+            }
+        }
+    }
+
+    @Test("A dual-stack listener counts an IPv4 peer seen as ::ffff:a.b.c.d as that IPv4 address")
+    func connectionLimitPerSourceDualStack() async throws {
+        var configuration = HTTPServerConfiguration(host: "::", port: 0)
+        configuration.limits.maxConnectionsPerSource = 1
+        try await withServer(configuration: configuration) { server, port in
+            try await onThread {
+                let first = try TestClient(port: port)
+                first.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+                #expect(first.readResponse()?.header("X-Remote") == "::ffff:127.0.0.1")
+                #expect(try TestClient(port: port).isRefused())
+                let other = try TestClient(port: port, source: "127.0.0.2")
+                other.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+                #expect(other.readResponse()?.status == 200)
+                #expect(server.statistics.connectionsRefusedPerSource == 1)
+            }
+        }
+    }
+
+    @Test("With maxConnectionsPerSource 0 a source is not limited")
+    func connectionLimitPerSourceOff() async throws {
+        try await withServer(configure: { $0.limits.maxConnectionsPerSource = 0 }) { server, port in
+            try await onThread {
+                let clients = try (0..<20).map { _ in try TestClient(port: port) }
+                for client in clients {
+                    client.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+                }
+                #expect(clients.filter { $0.readResponse()?.status == 200 }.count == 20)
+                #expect(server.statistics.connectionsRefusedPerSource == 0)
             }
         }
     }
