@@ -247,7 +247,9 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
     func writeTimeout() async throws {
         try await withServer(configure: { $0.timeouts.write = .milliseconds(300) }) { _, port in
             try await onThread {
-                let client = try TestClient(port: port, readTimeout: 2)
+                // A small fixed receive buffer: with autotuning (tcp_rmem up to 32 MiB on some
+                // machines) the whole response could fit in kernel buffers and never stall a send.
+                let client = try TestClient(port: port, readTimeout: 2, receiveBuffer: 64 * 1024)
                 client.send("GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
                 Thread.sleep(forTimeInterval: 1.0)
                 let received = client.drain()

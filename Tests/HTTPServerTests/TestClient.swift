@@ -28,11 +28,16 @@ final class TestClient {
 
     /// Connects to 127.0.0.1:`port`, from `source` (another loopback address, so the server sees
     /// another peer) when given; reads time out after `readTimeout` seconds.
-    init(port: UInt16, source: String? = nil, readTimeout: Double = 5) throws {
+    /// - Parameter receiveBuffer: a fixed receive buffer size in bytes (set before connecting, which
+    ///   turns off the kernel's autotuning: with it, a buffer can grow to tens of megabytes).
+    init(port: UInt16, source: String? = nil, readTimeout: Double = 5, receiveBuffer: Int32? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestClientError(description: "socket failed") }
         var timeout = timeval(tv_sec: Int(readTimeout), tv_usec: Int((readTimeout - Double(Int(readTimeout))) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         if let source {
             var local = sockaddr_in()
             local.sin_family = sa_family_t(AF_INET)
