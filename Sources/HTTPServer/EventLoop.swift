@@ -343,15 +343,18 @@ final class EventLoop: @unchecked Sendable {
             listenFD = -1
         }
         for connection in Array(connections.values) {
-            connection.stopsParsing = true
-            if connection.slots.isEmpty {
-                if connection.hasUnsentOutput && !connection.isLingering {
-                    connection.closesAfterFlush = true
+            connection.stopReading()
+            switch connection.state {
+            case .draining where !connection.slots.isEmpty:
+                updateInterest(connection)
+            case .draining, .closingAfterFlush:
+                if connection.hasUnsentOutput {
+                    connection.closeAfterFlush()
                 } else {
                     close(connection)
                 }
-            } else {
-                updateInterest(connection)
+            case .reading, .lingering, .closed:
+                close(connection)
             }
         }
     }
@@ -368,15 +371,20 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func computeDeadline(_ connection: Connection) -> UInt64 {
-        if connection.isLingering {
-            return connection.lingerDeadline
+        switch connection.state {
+        case .closed:
+            return 0
+        case .lingering(let until):
+            return until
+        case .reading, .draining, .closingAfterFlush:
+            break
         }
         if connection.hasUnsentOutput {
             return connection.lastWriteProgress &+ writeNanoseconds
         }
         // Read timeouts run only while the server wants the client's bytes; not while it holds
         // off reading because this connection's pipeline is full of its own unanswered requests.
-        let isReading = !connection.stopsParsing && !connection.isReadClosed
+        let isReading = connection.state == .reading
             && connection.slots.count < max(1, configuration.limits.maxPipelinedRequestsPerConnection)
         if isReading {
             if let started = connection.bodyStartedAt {
@@ -417,7 +425,7 @@ final class EventLoop: @unchecked Sendable {
 
     func close(_ connection: Connection) {
         guard !connection.isClosed else { return }
-        connection.isClosed = true
+        connection.state = .closed
         connections.removeValue(forKey: connection.id)
         System.close(connection.fd)
         counters.connections.wrappingSubtract(1, ordering: .relaxed)
