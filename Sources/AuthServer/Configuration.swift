@@ -63,6 +63,8 @@ public struct Configuration: Sendable, Equatable {
     /// Argon2id cost of newly hashed client secrets and passwords (OWASP's recommended
     /// minimum by default: 19 MiB, 2 passes, 1 lane). Existing hashes keep their own.
     public var argon2: Argon2Parameters = Argon2Parameters()
+    /// The database pool and the bounds on every wait for PostgreSQL (Configuration+Database.swift).
+    public var database = DatabaseSettings()
 
     public init(databaseURL: String? = nil, issuer: Issuer, listen: ListenAddress, keysDirectory: String = "./Keys",
                 kekFile: String? = nil, keyRotationPeriod: TimeInterval = 30 * 86_400, jwksMaxAge: TimeInterval = 600, logLevel: LogLevel = .info) {
@@ -236,6 +238,7 @@ public struct Configuration: Sendable, Equatable {
         do { try configuration.argon2.validate() } catch {
             throw ConfigurationError(setting: Variable.argon2Memory, message: "Argon2id parameters are not usable: \(error)")
         }
+        configuration.database = try DatabaseSettings.load(environment: environment)
         if let problem = configuration.keyLifecyclePolicy.problem {
             throw ConfigurationError(setting: Variable.keyRotationPeriod, message: problem)
         }

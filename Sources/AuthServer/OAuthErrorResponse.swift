@@ -73,7 +73,7 @@ enum OAuthErrorResponse {
             return error
         case let throttled as ThrottledFailure:
             return throttled.error
-        case let error as PostgresError where error.isConnectionFailure || error.kind == .poolExhausted || error.kind == .closed:
+        case let error as PostgresError where error.isConnectionFailure || error.kind == .poolExhausted || error.kind == .closed || error.kind == .timedOut:
             return OAuthError(.temporarilyUnavailable, OAuthError.temporarilyUnavailable.errorDescription, detail: "database: \(error)")
         default:
             return .serverError(detail: "\(error)")
