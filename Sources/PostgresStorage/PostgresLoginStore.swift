@@ -251,7 +251,7 @@ public struct PostgresLoginStore: Sendable {
             INSERT INTO revoked_access_tokens (jti, expires_at, reason) VALUES (\(jti), \(expiresAt), \(reason))
             ON CONFLICT (jti) DO NOTHING
             """).affectedRows
-        if inserted == 1 { try connection.query("SELECT pg_notify(\(revocationChannel), \(jti))") }
+        if inserted == 1 { try connection.query(.notify(revocationChannel, payload: jti)) }
     }
 
     static let userColumns = "u.id, u.username, u.email, u.email_verified, u.name, u.disabled, u.created_at, u.updated_at, u.password_changed_at"
