@@ -69,6 +69,8 @@ public struct Configuration: Sendable, Equatable {
     public var argon2: Argon2Parameters = Argon2Parameters()
     /// The HTTP server's own settings (Configuration+HTTP.swift).
     public var http = HTTPSettings()
+    /// The database pool and the bounds on every wait for PostgreSQL (Configuration+Database.swift).
+    public var database = DatabaseSettings()
 
     public init(databaseURL: String? = nil, issuer: Issuer, listen: ListenAddress, keysDirectory: String = "./Keys",
                 kekFile: String? = nil, keyRotationPeriod: TimeInterval = 30 * 86_400, jwksMaxAge: TimeInterval = 600, logLevel: LogLevel = .info) {
@@ -257,6 +259,7 @@ public struct Configuration: Sendable, Equatable {
             throw ConfigurationError(setting: Variable.argon2Memory, message: "Argon2id parameters are not usable: \(error)")
         }
         configuration.http = try HTTPSettings.load { value(nil, $0) }
+        configuration.database = try DatabaseSettings.load(environment: environment)
         if let problem = configuration.keyLifecyclePolicy.problem {
             throw ConfigurationError(setting: Variable.keyRotationPeriod, message: problem)
         }

@@ -13,7 +13,8 @@ import Synchronization
 /// not trusted: every question goes to PostgreSQL until a reload after reconnecting has finished.
 final class RevocationService: Sendable {
     let store: PostgresLoginStore
-    private let listener: PostgresListener?
+    /// Revocations announced on `tessera_revocations` (nil: none, and PostgreSQL answers every question).
+    private let changes: AsyncStream<PostgresListenerEvent>?
     private let logger: Logger
     private let state = Mutex(State())
     private let tasks = BackgroundTasks()
@@ -34,11 +35,11 @@ final class RevocationService: Sendable {
         var desynchronisedAt: ContinuousClock.Instant?
     }
 
-    init(store: PostgresLoginStore, listenerConfiguration: PostgresConfiguration?, logger: Logger, outageGrace: TimeInterval = 0) {
+    init(store: PostgresLoginStore, notifications: PostgresNotificationHub?, logger: Logger, outageGrace: TimeInterval = 0) {
         self.store = store
         self.outageGrace = .milliseconds(Int64(outageGrace * 1_000))
         self.logger = logger
-        listener = listenerConfiguration.map { PostgresListener(configuration: $0, channels: [PostgresLoginStore.revocationChannel]) }
+        changes = notifications?.subscribe(PostgresLoginStore.revocationChannel)
     }
 
     /// Whether the access token these claims describe is revoked (by its `jti`, or because its client
@@ -76,11 +77,10 @@ final class RevocationService: Sendable {
     var isSynchronized: Bool { state.withLock { $0.isSynchronized } }
 
     func start() {
-        guard let listener else { return }
-        listener.start()
+        guard let changes else { return }
         tasks.add([
             Task { [self] in
-                for await event in listener.events {
+                for await event in changes {
                     switch event {
                     case .notification(_, let payload):
                         // A jti, or a client or user whose tokens up to a cut-off are revoked.
@@ -111,7 +111,6 @@ final class RevocationService: Sendable {
     }
 
     func stop() async {
-        listener?.stop()
         await tasks.stopAll()
     }
 

@@ -17,6 +17,8 @@ public final class TesseraServer: Sendable {
     let janitor: Janitor
     let revocations: RevocationService
     let usernames: UsernameCache
+    /// The one LISTEN connection every cache's change notifications arrive on (nil: none).
+    let notifications: PostgresNotificationHub?
     public let metrics: Metrics
     private let http: HTTPServer
     /// The management listener: `/metrics`, `/healthz` and `/readyz` on `TESSERA_ADMIN_LISTEN` (loopback by default); nil when off.
@@ -25,11 +27,12 @@ public final class TesseraServer: Sendable {
     /// How long a graceful shutdown waits for in-flight requests before closing them.
     public static let shutdownGrace: Duration = .seconds(10)
 
-    /// - Parameter listenerConfiguration: where to listen for change notifications (nil: no
-    ///   listener, so registrations are never cached; for tests).
+    /// - Parameter notifications: the change notifications, shared with `keys` (nil: none, so
+    ///   registrations are never cached; for tests). Started by ``start()``.
     public init(configuration: Configuration, pool: PostgresPool, keys: KeyService, logger: Logger, audit: AuditLog = AuditLog(),
-                listenerConfiguration: PostgresConfiguration? = nil, http httpConfiguration: HTTPServerConfiguration? = nil) {
+                notifications: PostgresNotificationHub? = nil, http httpConfiguration: HTTPServerConfiguration? = nil) {
         self.configuration = configuration
+        self.notifications = notifications
         let metrics = Metrics()
         self.metrics = metrics
         let limits = RateLimits(configuration, audit: audit, metrics: metrics)
@@ -37,7 +40,7 @@ public final class TesseraServer: Sendable {
         self.keys = keys
         self.logger = logger
         let clients = ClientService(pool: pool, issuer: configuration.issuer, logger: logger,
-                                    listenerConfiguration: listenerConfiguration, argon2Parameters: configuration.argon2,
+                                    notifications: notifications, argon2Parameters: configuration.argon2,
                                     outageGrace: configuration.outageGrace)
         self.clients = clients
         let tokenIssuer = AccessTokenIssuer(
@@ -52,10 +55,10 @@ public final class TesseraServer: Sendable {
             sessionTTL: configuration.sessionTTL, argon2Parameters: configuration.argon2, logger: logger, limits: limits)
         self.browserLogin = browserLogin
         self.janitor = Janitor(store: PostgresJanitor(pool: pool), interval: configuration.janitorInterval, logger: logger)
-        let revocations = RevocationService(store: browserLogin.store, listenerConfiguration: listenerConfiguration, logger: logger,
+        let revocations = RevocationService(store: browserLogin.store, notifications: notifications, logger: logger,
                                             outageGrace: configuration.outageGrace)
         self.revocations = revocations
-        let usernames = UsernameCache(users: browserLogin.users, listenerConfiguration: listenerConfiguration)
+        let usernames = UsernameCache(users: browserLogin.users, notifications: notifications)
         self.usernames = usernames
         let verifier = AccessTokenVerifier(issuer: configuration.issuer.url, opaqueKeys: tokenIssuer.opaqueKeys)
         let routes = Routes(
@@ -146,10 +149,11 @@ public final class TesseraServer: Sendable {
         // Check the lifecycle several times within the shortest period that matters, at most every 30 s.
         let policy = configuration.keyLifecyclePolicy
         let checkEvery = min(30, max(1, min(policy.rotationPeriod, policy.publishAhead) / 4))
-        let keys = KeyService(manager: manager, logger: logger, listenerConfiguration: database,
+        let notifications = PostgresNotificationHub(configuration: database)
+        let keys = KeyService(manager: manager, logger: logger, notifications: notifications,
                               maintenanceInterval: .milliseconds(Int64(checkEvery * 1_000)), audit: audit)
         try await keys.prepare()
-        return TesseraServer(configuration: configuration, pool: pool, keys: keys, logger: logger, audit: audit, listenerConfiguration: database)
+        return TesseraServer(configuration: configuration, pool: pool, keys: keys, logger: logger, audit: audit, notifications: notifications)
     }
 
     /// Binds the listening socket and starts serving.
@@ -159,6 +163,8 @@ public final class TesseraServer: Sendable {
         janitor.start()
         revocations.start()
         usernames.start()
+        // Every subscriber is in place: one connection now listens for all of them.
+        notifications?.start()
         try http.start()
         logger.info("listening", ["address": "\(configuration.listen.host):\(http.localPort)", "issuer": configuration.issuer.url])
         if let admin, let adminListen = configuration.adminListen {
@@ -175,6 +181,7 @@ public final class TesseraServer: Sendable {
         logger.info("shutting down", ["grace_seconds": "\(Self.shutdownGrace.components.seconds)"])
         await http.shutdown(deadline: Self.shutdownGrace)
         await admin?.shutdown(deadline: .seconds(1))
+        notifications?.stop()
         await keys.stop()
         await clients.stop()
         browserLogin.argon2.shutdown()

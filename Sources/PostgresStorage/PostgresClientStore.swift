@@ -203,7 +203,7 @@ public struct PostgresClientStore: Sendable {
     // MARK: Rows
 
     static func notify(_ id: String, _ connection: PostgresConnection) throws {
-        try connection.query("SELECT pg_notify(\(channel), \(id))")
+        try connection.query(.notify(channel, payload: id))
     }
 
     static func client(id: String, _ connection: PostgresConnection) throws -> Client? {

@@ -292,7 +292,7 @@ public struct PostgresLoginStore: Sendable {
             RETURNING issued_before
             """)
         guard let issuedBefore = try rows.first?.decode("issued_before", as: Int64.self) else { return }
-        try connection.query("SELECT pg_notify(\(revocationChannel), \(RevocationSet.announcement(principal, issuedBefore: issuedBefore)))")
+        try connection.query(.notify(revocationChannel, payload: RevocationSet.announcement(principal, issuedBefore: issuedBefore)))
     }
 
     static func revoke(jti: String, expiresAt: Date, reason: String, _ connection: PostgresConnection) throws {
@@ -300,7 +300,7 @@ public struct PostgresLoginStore: Sendable {
             INSERT INTO revoked_access_tokens (jti, expires_at, reason) VALUES (\(jti), \(expiresAt), \(reason))
             ON CONFLICT (jti) DO NOTHING
             """).affectedRows
-        if inserted == 1 { try connection.query("SELECT pg_notify(\(revocationChannel), \(jti))") }
+        if inserted == 1 { try connection.query(.notify(revocationChannel, payload: jti)) }
     }
 
     static let userColumns = "u.id, u.username, u.email, u.email_verified, u.name, u.disabled, u.created_at, u.updated_at, u.password_changed_at"

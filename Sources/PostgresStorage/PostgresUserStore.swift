@@ -134,7 +134,7 @@ public struct PostgresUserStore: Sendable {
     // MARK: Rows
 
     static func notify(_ id: UUID, _ connection: PostgresConnection) throws {
-        try connection.query("SELECT pg_notify(\(channel), \(id.uuidString.lowercased()))")
+        try connection.query(.notify(channel, payload: id.uuidString.lowercased()))
     }
 
     static func user(username: String, _ connection: PostgresConnection) throws -> (user: User, passwordHash: String)? {
