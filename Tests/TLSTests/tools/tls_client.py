@@ -88,7 +88,8 @@ for _ in range(args.connections):
                     break
                 reply += chunk
             result.update(version=tls.version(), cipher=tls.cipher()[0], alpn=tls.selected_alpn_protocol(),
-                          resumed=tls.session_reused, reply=reply.decode().strip())
+                          resumed=tls.session_reused, reply=reply.decode().strip(),
+                          server_cn=dict(part[0] for part in tls.getpeercert()["subject"]).get("commonName"))
             # The session (with its TLS 1.3 ticket) is complete once application data was read.
             session = tls.session
             try:
