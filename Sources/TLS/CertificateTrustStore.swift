@@ -131,3 +131,16 @@ public enum CertificateRejection: String, Sendable, Hashable {
         }
     }
 }
+
+extension CertificateTrustStore {
+    /// Whether `certificate`'s signature verifies under one of the anchors' keys (no other checks).
+    func isSignedByAnchor(_ certificate: X509Certificate) -> Bool {
+        guard let handle = X509Handle(der: certificate.der) else { return false }
+        defer { ERR_clear_error() }
+        for anchor in anchorHandles {
+            guard let key = X509_get0_pubkey(anchor.pointer) else { continue }
+            if X509_verify(handle.pointer, key) == 1 { return true }
+        }
+        return false
+    }
+}
