@@ -46,7 +46,6 @@ def status_of(response):
 ALLOWED = {
     "/healthz": "GET, HEAD",
     "/readyz": "GET, HEAD",
-    "/metrics": "GET, HEAD",
     "/.well-known/jwks.json": "GET, HEAD",
     "/.well-known/openid-configuration": "GET, HEAD",
     "/.well-known/oauth-authorization-server": "GET, HEAD",
@@ -69,6 +68,14 @@ def test_options_answers_200_with_the_methods_the_resource_accepts(server, path,
     # RFC 9110 §9.3.7: "A server MUST generate a Content-Length field with a value of "0" if no
     # content is to be sent in the response."
     assert r.headers["Content-Length"] == "0" and r.content == b""
+
+
+def test_the_management_listener_answers_options_and_405_with_its_allow(server):
+    for path in ("/metrics", "/healthz", "/readyz"):
+        r = requests.options(server.admin + path, timeout=10)
+        assert r.status_code == 200 and r.headers["Allow"] == "GET, HEAD", (path, r.status_code)
+        r = requests.put(server.admin + path, timeout=10)
+        assert r.status_code == 405 and r.headers["Allow"] == "GET, HEAD", (path, r.status_code)
 
 
 def test_a_method_a_resource_does_not_accept_gets_405_with_its_allow(server):
