@@ -1,4 +1,5 @@
 import Foundation
+import OAuth
 import Postgres
 
 /// Deletes what has expired, in small batches, one instance at a time.
@@ -7,7 +8,7 @@ import Postgres
 /// Each pass takes a session advisory lock with `pg_try_advisory_lock`: while one instance sweeps,
 /// the others skip their turn. Each batch is one short statement over an indexed `expires_at`,
 /// so a sweep never holds many row locks or a long transaction.
-public struct PostgresJanitor: Sendable {
+public struct PostgresJanitor: ExpiredRecordSweeper {
     public let pool: PostgresPool
     /// Rows deleted per statement.
     public let batchSize: Int
@@ -39,7 +40,7 @@ public struct PostgresJanitor: Sendable {
     /// One sweep; nil when another instance holds the lock. Otherwise the rows deleted per table.
     public func sweep() async throws -> [String: Int]? {
         let batchSize = batchSize
-        return try await pool.withConnection { connection -> [String: Int]? in
+        return try await pool.storageConnection { connection -> [String: Int]? in
             let locked = try connection.query("SELECT pg_try_advisory_lock(\(Self.lockID)) AS locked").first?.decode("locked", as: Bool.self) ?? false
             guard locked else { return nil }
             defer { _ = try? connection.query("SELECT pg_advisory_unlock(\(Self.lockID))") }

@@ -247,11 +247,11 @@ struct Dev: AsyncParsableCommand {
         if let admin = configuration.adminListen, let port = server.adminPort {
             say("metrics (management listener):  curl -s http://\(admin.urlAuthority(port: port))/metrics")
         }
-        if let demo = await Self.seedDemoClient(server.clients.store, configuration: configuration, say: say) {
+        if let demo = await Self.seedDemoClient(PostgresClientStore(pool: pool), configuration: configuration, say: say) {
             say("a machine-to-machine token for the demo client (its secret is new at every start of tessera dev):")
             say("      curl -s -u \(demo.id):\(demo.secret) -d grant_type=client_credentials -d scope=demo:read \(base)/token")
         }
-        if let password = await Self.seedDemoBrowserLogin(server.clients.store, users: PostgresUserStore(pool: pool), configuration: configuration, say: say) {
+        if let password = await Self.seedDemoBrowserLogin(PostgresClientStore(pool: pool), users: PostgresUserStore(pool: pool), configuration: configuration, say: say) {
             let verifier = Base64URL.encode(SecureRandom.bytes(32))
             let challenge = Base64URL.encode(SHA256.hash(Array(verifier.utf8)))
             let redirect = FormURLEncoded.encode(Self.demoRedirectURI)

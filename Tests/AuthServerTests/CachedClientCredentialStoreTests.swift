@@ -50,8 +50,8 @@ struct CachedClientCredentialStoreTests {
         try await store.create(PostgresClientStoreTests.client(), secretHash: "hash")
         let configuration = try Configuration.load(environment: ["TESSERA_LISTEN": "127.0.0.1:0"])
         let notifications = PostgresNotificationHub(configuration: database.configuration)
-        let service = ClientService(pool: database.pool, issuer: configuration.issuer,
-                                    logger: Logger(level: .error), notifications: notifications)
+        let service = ClientService(store: store, issuer: configuration.issuer,
+                                    logger: Logger(level: .error), feed: PostgresChangeFeed(hub: notifications))
         service.start()
         notifications.start()
         // Wait until the listener is connected and caching: then a silent rename is not seen.
