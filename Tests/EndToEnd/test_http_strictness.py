@@ -222,3 +222,24 @@ def test_a_bad_per_source_cap_fails_at_start_naming_the_setting():
                             env={**os.environ, "TESSERA_MAX_CONNECTIONS_PER_SOURCE": "lots"}, stdin=subprocess.DEVNULL)
     assert result.returncode == 2
     assert "TESSERA_MAX_CONNECTIONS_PER_SOURCE" in result.stderr
+
+
+# Event loops: TESSERA_EVENT_LOOPS, and listeners that share the port only with each other.
+
+@pytest.mark.parametrize("value", ["0", "257", "many"])
+def test_a_bad_event_loop_count_fails_at_start_naming_the_setting(value):
+    result = subprocess.run([tessera_bin(), "serve"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "TESSERA_EVENT_LOOPS": value}, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2
+    assert "TESSERA_EVENT_LOOPS" in result.stderr
+
+
+def test_a_second_server_on_the_same_port_is_refused(start_server, database, keys_dir):
+    """With several event loops the listeners share the port (SO_REUSEPORT); another server must
+    still be refused the port rather than join them and take part of their connections."""
+    server = start_server(args=["--migrate"], database=database, env={"TESSERA_EVENT_LOOPS": "2"})
+    result = subprocess.run([tessera_bin(), "serve", "--listen", f"127.0.0.1:{port_of(server)}"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                            env={**os.environ, "PGDATABASE": database, "TESSERA_KEYS_DIR": keys_dir, "TESSERA_EVENT_LOOPS": "2"})
+    assert result.returncode != 0
+    assert "address already in use" in result.stderr

@@ -134,6 +134,17 @@ final class TestClient {
         return response
     }
 
+    /// Waits for some bytes and discards them; returns their count (0 on end of file, reset or timeout).
+    func readSome() -> Int {
+        if !buffer.isEmpty {
+            defer { buffer = [] }
+            return buffer.count
+        }
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        return max(0, count)
+    }
+
     /// Reads until end of file, reset or timeout; returns the byte count.
     func drain() -> Int {
         var total = buffer.count
