@@ -55,10 +55,14 @@ extension EventLoop {
 
     /// Parses as many buffered requests as the pipelining limit allows and dispatches them.
     func processInput(_ connection: Connection) {
-        let limits = configuration.limits
-        while connection.state == .reading
-            && connection.hasBufferedInput
-            && connection.slots.count < max(1, limits.maxPipelinedRequestsPerConnection) {
+        let depth = max(1, configuration.limits.maxPipelinedRequestsPerConnection)
+        while connection.state == .reading && connection.hasBufferedInput {
+            if connection.slots.count >= depth {
+                // Answers made on this thread leave the pipeline for the output buffer (sent by the
+                // flush below), making room; a pending answer at the head keeps it full.
+                appendAnsweredSlots(connection)
+                guard connection.state == .reading, connection.slots.count < depth else { break }
+            }
             let result = connection.inbound.withUnsafeBytes { bytes in
                 connection.parser.parse(UnsafeRawBufferPointer(rebasing: bytes[connection.inboundStart...]))
             }
@@ -117,6 +121,29 @@ extension EventLoop {
         if !head.isKeepAlive {
             connection.stopReading()
         }
+        let request = HTTPRequest(
+            method: head.method,
+            target: head.target,
+            version: head.version,
+            headers: head.headers,
+            body: parsed.body,
+            remoteAddress: connection.remoteAddress,
+            remotePort: connection.remotePort
+        )
+        let context = HTTPResponseEncoder.Context(
+            isHead: head.method == .HEAD,
+            isHTTP10KeepAlive: head.version == .http1_0 && head.isKeepAlive,
+            isClosing: !head.isKeepAlive
+        )
+        // The fast path: answered here, on this thread, and written by the flush that ends this
+        // pass unless an earlier response on the connection is still pending. No task, no wake-up;
+        // nothing waits, so it does not count against maxInFlightRequests.
+        if let response = responder.respondImmediately(to: request) {
+            let sequence = connection.nextSequence
+            connection.nextSequence += 1
+            connection.slots.append(Connection.Slot(sequence: sequence, ready: nil, response: response, context: context))
+            return
+        }
         let inFlight = counters.inFlightRequests.wrappingAdd(1, ordering: .relaxed).newValue
         guard inFlight <= configuration.limits.maxInFlightRequests else {
             // Overloaded: answer at once rather than queue (CONVENTIONS: every queue is bounded).
@@ -135,25 +162,7 @@ extension EventLoop {
         }
         let sequence = connection.nextSequence
         connection.nextSequence += 1
-        connection.slots.append(Connection.Slot(
-            sequence: sequence,
-            ready: nil,
-            response: nil,
-            context: .init(
-                isHead: head.method == .HEAD,
-                isHTTP10KeepAlive: head.version == .http1_0 && head.isKeepAlive,
-                isClosing: !head.isKeepAlive
-            )
-        ))
-        let request = HTTPRequest(
-            method: head.method,
-            target: head.target,
-            version: head.version,
-            headers: head.headers,
-            body: parsed.body,
-            remoteAddress: connection.remoteAddress,
-            remotePort: connection.remotePort
-        )
+        connection.slots.append(Connection.Slot(sequence: sequence, ready: nil, response: nil, context: context))
         let responder = self.responder
         let counters = self.counters
         let connectionID = connection.id
@@ -211,7 +220,7 @@ extension EventLoop {
     }
 
     /// Serializes the answered slots at the head of the pipeline into `outbound`, in order.
-    private func appendAnsweredSlots(_ connection: Connection) {
+    func appendAnsweredSlots(_ connection: Connection) {
         while let slot = connection.slots.first {
             var context = slot.context
             // Shutting down: the last answer on the connection says so.

@@ -47,6 +47,56 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
         }
     }
 
+    @Test("A fast-path answer is made on the event-loop thread that read the request; the rest run as tasks")
+    func fastPathRunsOnTheLoopThread() async throws {
+        try await withServer(configure: { $0.eventLoopThreads = 2 }) { _, port in
+            try await onThread {
+                let client = try TestClient(port: port)
+                client.send("GET /fast HTTP/1.1\r\nHost: a\r\n\r\nGET /maybe?now HTTP/1.1\r\nHost: a\r\n\r\n"
+                            + "GET /maybe?later HTTP/1.1\r\nHost: a\r\n\r\n")
+                let fast = try #require(client.readResponse())
+                #expect(fast.bodyText == "fast")
+                #expect(fast.header("X-Thread")?.hasPrefix("http-loop-") == true)
+                let now = try #require(client.readResponse())
+                #expect(now.bodyText == "now")
+                #expect(now.header("X-Thread") == fast.header("X-Thread"))
+                let later = try #require(client.readResponse())
+                #expect(later.bodyText == "later")
+                #expect(later.header("X-Thread")?.hasPrefix("http-loop-") == false)
+            }
+        }
+    }
+
+    @Test("Fast-path answers pipelined behind a pending task wait for it and stay in order", arguments: [1, 4])
+    func fastPathKeepsPipelineOrder(eventLoops: Int) async throws {
+        try await withServer(configure: { $0.eventLoopThreads = eventLoops }) { _, port in
+            try await onThread {
+                let client = try TestClient(port: port)
+                client.send("GET /slow?300 HTTP/1.1\r\nHost: a\r\n\r\nGET /fast HTTP/1.1\r\nHost: a\r\n\r\n"
+                            + "GET /slow?10 HTTP/1.1\r\nHost: a\r\n\r\nHEAD /fast HTTP/1.1\r\nHost: a\r\n\r\n"
+                            + "GET /maybe?later HTTP/1.1\r\nHost: a\r\n\r\nGET /fast HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                var bodies: [String?] = []
+                for index in 0..<6 {
+                    bodies.append(client.readResponse(isHead: index == 3)?.bodyText)
+                }
+                #expect(bodies == ["slow 300", "fast", "slow 10", "", "later", "fast"])
+                #expect(client.isClosedByServer())
+            }
+        }
+    }
+
+    @Test("Pipelined fast-path requests far beyond the pipelining depth are all answered")
+    func fastPathBeyondPipelineDepth() async throws {
+        try await withServer(configure: { $0.limits.maxPipelinedRequestsPerConnection = 4 }) { _, port in
+            try await onThread {
+                let client = try TestClient(port: port)
+                client.send(String(repeating: "GET /fast HTTP/1.1\r\nHost: a\r\n\r\n", count: 200) + "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+                let bodies = (0..<201).map { _ in client.readResponse()?.bodyText }
+                #expect(bodies == Array(repeating: "fast", count: 200) + ["hello"])
+            }
+        }
+    }
+
     @Test("HEAD is served by the GET handler without a body but with its Content-Length")
     func head() async throws {
         try await withServer { _, port in
@@ -311,6 +361,25 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
                 #expect(response.header("Connection") == "close")
                 #expect(rejected.isClosedByServer())
                 #expect(busy.readResponse()?.bodyText == "slow 500")
+            }
+        }
+    }
+
+    @Test("While maxInFlightRequests are busy, fast-path requests are still answered and others get 503")
+    func fastPathUnderOverload() async throws {
+        try await withServer(configure: { $0.limits.maxInFlightRequests = 1 }) { server, port in
+            try await onThread {
+                let busy = try TestClient(port: port)
+                busy.send("GET /slow?800 HTTP/1.1\r\nHost: a\r\n\r\n")
+                let deadline = Date().addingTimeInterval(10)
+                while server.statistics.inFlightRequests < 1 && Date() < deadline {
+                    Thread.sleep(forTimeInterval: 0.01)
+                }
+                let fast = try TestClient(port: port)
+                fast.send("GET /fast HTTP/1.1\r\nHost: a\r\n\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+                #expect(fast.readResponse()?.bodyText == "fast")
+                #expect(fast.readResponse()?.status == 503)
+                #expect(busy.readResponse()?.bodyText == "slow 800")
             }
         }
     }
