@@ -246,7 +246,8 @@ final class EventLoop: @unchecked Sendable {
                 let id = nextConnectionID
                 nextConnectionID += 1
                 let connection = Connection(
-                    id: id, fd: fd, remoteAddress: address, remotePort: port, source: countedSource,
+                    id: id, fd: fd, transport: configuration.makeTransport?(fd) ?? PlainTransport(fd: fd),
+                    remoteAddress: address, remotePort: port, source: countedSource,
                     limits: configuration.limits, now: now, registeredEvents: System.epollIn
                 )
                 guard System.epollAdd(epollFD, fd: fd, events: System.epollIn, data: id) else {
@@ -309,6 +310,7 @@ final class EventLoop: @unchecked Sendable {
                 if connection.hasBufferedInput && !connection.isClosed {
                     processInput(connection)
                 }
+                readHeldInput(connection)
             }
         }
         if !isShuttingDown {
@@ -414,7 +416,7 @@ final class EventLoop: @unchecked Sendable {
         guard !connection.isClosed else { return }
         connection.state = .closed
         connections.removeValue(forKey: connection.id)
-        System.close(connection.fd)
+        connection.transport.close()
         counters.connections.wrappingSubtract(1, ordering: .relaxed)
         if let source = connection.source {
             counters.release(source)

@@ -12,6 +12,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var eventLoopThreads: Int
     /// Pending-connection queue length passed to `listen(2)`.
     public var listenBacklog: Int32
+    /// Makes the transport of each accepted socket; nil: plain sockets. The seam where a TLS
+    /// session per connection plugs in.
+    var makeTransport: (@Sendable (Int32) -> any ConnectionTransport)?
 
     /// The processors this process may run on (its CPU affinity, so `taskset` and container
     /// cpusets count), at least 1.
