@@ -28,13 +28,10 @@ struct Routes: Sendable {
         router.add(.GET, "/readyz") { request in await health.readiness(request) }
     }
 
-    /// - Parameter includingMetrics: serve `/metrics` here (when there is no admin listener).
-    func router(includingMetrics: Bool = true) -> Router {
+    /// The public listener's routes (metrics are served only by ``adminRouter()``).
+    func router() -> Router {
         var router = Router()
         addHealth(&router)
-        if includingMetrics {
-            router.add(.GET, Metrics.path) { request in metrics.response(request) }
-        }
         router.addImmediate(.GET, WellKnownEndpoints.jwksPath) { request in wellKnown.jwks(request) }
         router.addImmediate(.GET, "/.well-known/openid-configuration") { request in wellKnown.discovery(request) }
         router.addImmediate(.GET, "/.well-known/oauth-authorization-server") { request in wellKnown.discovery(request) }

@@ -46,7 +46,6 @@ def status_of(response):
 ALLOWED = {
     "/healthz": "GET, HEAD",
     "/readyz": "GET, HEAD",
-    "/metrics": "GET, HEAD",
     "/.well-known/jwks.json": "GET, HEAD",
     "/.well-known/openid-configuration": "GET, HEAD",
     "/.well-known/oauth-authorization-server": "GET, HEAD",
@@ -230,7 +229,7 @@ def test_a_bad_per_source_cap_fails_at_start_naming_the_setting():
 @pytest.mark.parametrize("loops", ["1", "3"])
 def test_every_event_loop_count_serves_fast_and_asynchronous_paths(start_server, database, loops):
     server = start_server(args=["--migrate"], database=database, env={"TESSERA_EVENT_LOOPS": loops})
-    before = requests.get(server.base + "/metrics", timeout=10).text
+    before = requests.get(server.admin + "/metrics", timeout=10).text
     sessions = [requests.Session() for _ in range(12)]
     for session in sessions:
         health = session.get(server.base + "/healthz", timeout=10)
@@ -243,7 +242,7 @@ def test_every_event_loop_count_serves_fast_and_asynchronous_paths(start_server,
         discovery = session.get(server.base + "/.well-known/openid-configuration", timeout=10)
         assert discovery.json()["issuer"] == server.base
         assert session.get(server.base + "/readyz", timeout=10).status_code == 200
-    after = requests.get(server.base + "/metrics", timeout=10).text
+    after = requests.get(server.admin + "/metrics", timeout=10).text
     assert counted(after, "/healthz", "200") - counted(before, "/healthz", "200") == 12
     assert counted(after, "/.well-known/jwks.json", "304") - counted(before, "/.well-known/jwks.json", "304") == 12
     assert server.stop() == 0
