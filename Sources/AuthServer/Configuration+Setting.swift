@@ -69,7 +69,8 @@ extension Configuration {
             case value(String)
             /// The property stays unset (nil, empty); the text says what that means (Markdown).
             case unset(String)
-            /// Text computed from the settings listed before this one; the first text says how (Markdown).
+            /// Text computed from the other settings once every one given or with a `.value` default has
+            /// its value; the first text says how (Markdown).
             case derived(String, @Sendable (Configuration) -> String)
 
             /// The default as documentation shows it (Markdown).
@@ -95,17 +96,22 @@ extension Configuration {
         }
     }
 
-    /// A rule between settings, checked once every setting has its value; a broken rule is
-    /// reported against one setting.
+    /// A rule between settings, run in order once every setting has its value.
     public struct SettingCheck: Sendable {
-        /// The property of the setting a broken rule is reported against.
-        let keyPath: PartialKeyPath<Configuration> & Sendable
-        /// Why the configuration breaks the rule (the message after the variable's name), or nil.
-        let problem: @Sendable (Configuration) -> String?
+        let run: @Sendable (inout Configuration) throws(ConfigurationError) -> Void
 
+        /// A rule that, when broken, is reported against the setting of `keyPath`: `problem` says why
+        /// (the message after the variable's name), or returns nil.
         public init<Value>(_ keyPath: KeyPath<Configuration, Value> & Sendable, problem: @escaping @Sendable (Configuration) -> String?) {
-            self.keyPath = keyPath
-            self.problem = problem
+            run = { configuration throws(ConfigurationError) in
+                if let message = problem(configuration) { throw ConfigurationError(keyPath, message: message) }
+            }
+        }
+
+        /// A step that may also complete the configuration from its settings (such as reading the files
+        /// they name) and reports against whichever setting is at fault.
+        public init(_ run: @escaping @Sendable (inout Configuration) throws(ConfigurationError) -> Void) {
+            self.run = run
         }
     }
 
@@ -119,8 +125,8 @@ extension Configuration {
         settings.first { $0.flag == flag }
     }
 
-    /// The environment variable of the setting that sets `keyPath`: how errors name it.
-    static func variable(_ keyPath: PartialKeyPath<Configuration>) -> String {
+    /// The environment variable of the setting that sets `keyPath`: how errors and messages name it.
+    public static func variable(_ keyPath: PartialKeyPath<Configuration>) -> String {
         setting(keyPath)?.variable ?? String(describing: keyPath)
     }
 }

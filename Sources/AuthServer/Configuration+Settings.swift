@@ -2,9 +2,9 @@ import Foundation
 import PasswordHashing
 
 extension Configuration {
-    /// Every setting, in the order they are read (a derived default sees the settings before it).
-    /// A concern with settings of its own lists them in its own `Configuration+Concern.swift`
-    /// and adds that list here.
+    /// Every setting, in the order they are read and listed. A concern with settings of its own
+    /// lists them in its own `Configuration+Concern.swift` and adds that list here (and its
+    /// rules to ``settingChecks``); README.md's tables then come from `tessera config --markdown`.
     public static let settings: [Setting] = coreSettings + httpSettings + databaseSettings
 
     /// The rules between settings, checked in order once every setting has its value.

@@ -54,7 +54,7 @@ public struct Configuration: Sendable, Equatable {
         /// Per source address: the browser pages (authorize, login, consent, logout).
         public var browser: Double = 0
     }
-    public var rateLimits: RateLimitSettings
+    public var rateLimits = RateLimitSettings()
     /// While PostgreSQL is unreachable, how long what an instance had cached (client registrations,
     /// the revocation set) may still answer; 0: not at all.
     public var outageGrace: TimeInterval
@@ -66,11 +66,11 @@ public struct Configuration: Sendable, Equatable {
     public var refreshAbsoluteTTL: TimeInterval
     /// Argon2id cost of newly hashed client secrets and passwords (OWASP's recommended
     /// minimum by default: 19 MiB, 2 passes, 1 lane). Existing hashes keep their own.
-    public var argon2: Argon2Parameters
+    public var argon2 = Argon2Parameters()
     /// The HTTP server's own settings (Configuration+HTTP.swift).
-    public var http: HTTPSettings
+    public var http = HTTPSettings()
     /// The database pool and the bounds on every wait for PostgreSQL (Configuration+Database.swift).
-    public var database: DatabaseSettings
+    public var database = DatabaseSettings()
 
     /// Placeholders only: ``load(environment:arguments:)`` gives every setting its value.
     private init() {
@@ -88,14 +88,10 @@ public struct Configuration: Sendable, Equatable {
         idTokenTTL = 0
         adminListen = nil
         trustedProxies = []
-        rateLimits = RateLimitSettings()
         outageGrace = 0
         janitorInterval = 0
         refreshIdleTTL = 0
         refreshAbsoluteTTL = 0
-        argon2 = Argon2Parameters()
-        http = HTTPSettings()
-        database = DatabaseSettings()
     }
 
     /// The path of the key-encryption key file.
@@ -119,35 +115,44 @@ public struct Configuration: Sendable, Equatable {
 
     /// Resolves every setting from its flag in `arguments` (``flagValues(_:)``), else its
     /// environment variable (an empty one counts as unset), else its default, in the order of
-    /// ``settings``; then checks the rules between settings (``settingChecks``).
+    /// ``settings``; derived defaults come last, so they see every other setting. Then runs
+    /// ``settingChecks``, the rules between settings.
     public static func load(environment: [String: String], arguments: [String] = []) throws(ConfigurationError) -> Configuration {
+        try load(environment: environment, arguments: arguments, settings: settings, checks: settingChecks)
+    }
+
+    /// ``load(environment:arguments:)`` with another table.
+    static func load(environment: [String: String], arguments: [String], settings: [Setting],
+                     checks: [SettingCheck]) throws(ConfigurationError) -> Configuration {
         let flags: [String: String]
-        do { flags = try flagValues(arguments) } catch {
+        do { flags = try flagValues(arguments, settings: settings) } catch {
             throw ConfigurationError(setting: error.argument, message: error.message)
         }
         var configuration = Configuration()
-        for setting in settings {
-            let text: String?
-            if let flag = flags[setting.flag] {
-                text = flag
-            } else if let variable = environment[setting.variable], !variable.isEmpty {
-                text = variable
-            } else {
-                switch setting.defaultValue {
-                case .value(let fallback): text = fallback
-                case .derived(_, let derive): text = derive(configuration)
-                case .unset: text = nil
-                }
-            }
-            guard let text else { continue }
+        func apply(_ setting: Setting, _ text: String) throws(ConfigurationError) {
             do { try setting.apply(text, &configuration) } catch {
                 throw ConfigurationError(setting: setting.variable, message: error.reason)
             }
         }
-        for check in settingChecks {
-            if let problem = check.problem(configuration) {
-                throw ConfigurationError(check.keyPath, message: problem)
+        var derived: [(Setting, @Sendable (Configuration) -> String)] = []
+        for setting in settings {
+            if let flag = flags[setting.flag] {
+                try apply(setting, flag)
+            } else if let variable = environment[setting.variable], !variable.isEmpty {
+                try apply(setting, variable)
+            } else {
+                switch setting.defaultValue {
+                case .value(let fallback): try apply(setting, fallback)
+                case .derived(_, let derive): derived.append((setting, derive))
+                case .unset: break
+                }
             }
+        }
+        for (setting, derive) in derived {
+            try apply(setting, derive(configuration))
+        }
+        for check in checks {
+            try check.run(&configuration)
         }
         return configuration
     }
@@ -155,6 +160,10 @@ public struct Configuration: Sendable, Equatable {
     /// The value of each setting flag in `arguments` (`--flag VALUE` or `--flag=VALUE`; the last of
     /// a repeated flag wins), keyed by the flag's name without dashes. Values are checked by ``load(environment:arguments:)``.
     public static func flagValues(_ arguments: [String]) throws(FlagError) -> [String: String] {
+        try flagValues(arguments, settings: settings)
+    }
+
+    static func flagValues(_ arguments: [String], settings: [Setting]) throws(FlagError) -> [String: String] {
         var values: [String: String] = [:]
         var remaining = arguments[...]
         while let argument = remaining.popFirst() {
@@ -174,7 +183,7 @@ public struct Configuration: Sendable, Equatable {
                 value = next
                 remaining = remaining.dropFirst()
             }
-            guard let setting = setting(flag: String(name)) else {
+            guard let setting = settings.first(where: { $0.flag == name }) else {
                 throw FlagError(argument: "--\(name)", message: "is not a setting (see --help)")
             }
             values[setting.flag] = value

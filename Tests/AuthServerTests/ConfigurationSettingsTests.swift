@@ -75,6 +75,36 @@ import Testing
         #expect(configuration.issuer.url == "http://[::1]:7000")
     }
 
+    @Test("A derived default sees every setting given or with a default, wherever it is listed")
+    func derivedDefaultsComeLast() throws {
+        let settings: [Configuration.Setting] = [
+            .init("TESSERA_ISSUER", \.issuer, .issuer, default: .derived("from the log level") { "https://\($0.logLevel.rawValue).example" },
+                  example: "https://id.example", group: .server, "the issuer"),
+            .init("TESSERA_LOG_LEVEL", \.logLevel, .logLevel, default: .value("warning"), example: "debug", group: .server, "the level"),
+        ]
+        let derived = try Configuration.load(environment: [:], arguments: [], settings: settings, checks: [])
+        #expect(derived.issuer.url == "https://warning.example")
+        let flagged = try Configuration.load(environment: [:], arguments: ["--log-level", "error"], settings: settings, checks: [])
+        #expect(flagged.issuer.url == "https://error.example")
+        let given = try Configuration.load(environment: ["TESSERA_ISSUER": "https://id.example"], arguments: [], settings: settings, checks: [])
+        #expect(given.issuer.url == "https://id.example")
+    }
+
+    @Test("Checks run in order after every setting: a step may complete the configuration, a broken rule names its setting")
+    func checksRunLast() throws {
+        let settings = Configuration.settings
+        let complete = Configuration.SettingCheck { configuration throws(ConfigurationError) in
+            configuration.kekFile = configuration.keysDirectory + "/derived-kek"
+        }
+        let configuration = try Configuration.load(environment: [:], arguments: ["--keys-dir", "/k"], settings: settings, checks: [complete])
+        #expect(configuration.kekPath == "/k/derived-kek")
+        let rule = Configuration.SettingCheck(\.logLevel) { $0.logLevel == .debug ? "must not be debug here" : nil }
+        #expect(throws: ConfigurationError(setting: "TESSERA_LOG_LEVEL", message: "must not be debug here")) {
+            try Configuration.load(environment: ["TESSERA_LOG_LEVEL": "debug"], arguments: [], settings: settings, checks: [complete, rule])
+        }
+        #expect(Configuration.variable(\.database.poolSize) == "TESSERA_DB_POOL_SIZE")
+    }
+
     @Test("Flags: --flag VALUE and --flag=VALUE, values may start with one dash or be empty, and the last of a repeated flag wins")
     func flagSyntax() throws {
         #expect(try Configuration.flagValues(["--listen", "[::1]:1", "--log-level=debug", "--rate-limit-token", "-1", "--kek-file="])
