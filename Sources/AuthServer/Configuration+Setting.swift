@@ -38,29 +38,31 @@ extension Configuration {
         /// A setting of a property whose every value the parser produces.
         public init<Value>(_ variable: String, _ keyPath: WritableKeyPath<Configuration, Value> & Sendable,
                            _ value: SettingValue<Value>, default defaultValue: Default, example: String, group: Group, _ summary: String) {
-            self.variable = variable
-            self.defaultValue = defaultValue
-            self.example = example
-            self.group = group
-            self.summary = summary
-            self.valueName = value.valueName
-            self.accepts = value.accepts
-            self.keyPath = keyPath
-            self.apply = { text, configuration throws(ValueError) in configuration[keyPath: keyPath] = try value.parse(text) }
+            self.init(variable, keyPath, value.valueName, value.accepts, defaultValue, example, group, summary) { text, configuration throws(ValueError) in
+                configuration[keyPath: keyPath] = try value.parse(text)
+            }
         }
 
         /// A setting of an optional property: nil until a value is given.
         public init<Value>(_ variable: String, _ keyPath: WritableKeyPath<Configuration, Value?> & Sendable,
                            _ value: SettingValue<Value>, default defaultValue: Default, example: String, group: Group, _ summary: String) {
+            self.init(variable, keyPath, value.valueName, value.accepts, defaultValue, example, group, summary) { text, configuration throws(ValueError) in
+                configuration[keyPath: keyPath] = try value.parse(text)
+            }
+        }
+
+        private init(_ variable: String, _ keyPath: PartialKeyPath<Configuration> & Sendable, _ valueName: String, _ accepts: String?,
+                     _ defaultValue: Default, _ example: String, _ group: Group, _ summary: String,
+                     apply: @escaping @Sendable (String, inout Configuration) throws(ValueError) -> Void) {
             self.variable = variable
+            self.keyPath = keyPath
+            self.valueName = valueName
+            self.accepts = accepts
             self.defaultValue = defaultValue
             self.example = example
             self.group = group
             self.summary = summary
-            self.valueName = value.valueName
-            self.accepts = value.accepts
-            self.keyPath = keyPath
-            self.apply = { text, configuration throws(ValueError) in configuration[keyPath: keyPath] = try value.parse(text) }
+            self.apply = apply
         }
 
         /// What a setting is when it is given neither as a flag nor as a variable.
