@@ -22,7 +22,9 @@ case "$mode" in
         # (/usr/bin/chromium, /usr/bin/chromedriver): no browser download at run time.
         packages+=(chromium chromium-driver)
         # The load-balanced test runs several instances behind Debian's HAProxy.
-        packages+=(haproxy) ;;
+        packages+=(haproxy)
+        # The TLS tests drive the server with the OpenSSL command-line client (s_client) too.
+        packages+=(openssl) ;;
     bench) packages+=(wrk nginx-light curl python3) ;;
     *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
 esac
