@@ -5,7 +5,7 @@
 #   scripts/install-deps.sh run     build and run: the C libraries and PostgreSQL
 #   scripts/install-deps.sh test    also the Python clients of the end-to-end tests and the
 #                                   headless Chromium (with its driver) that they drive
-#   scripts/install-deps.sh bench   also wrk and nginx
+#   scripts/install-deps.sh bench   also wrk, nginx and valgrind (callgrind instruction counts)
 set -euo pipefail
 mode=${1:-run}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,7 +25,7 @@ case "$mode" in
         packages+=(haproxy)
         # The TLS tests drive the server with the OpenSSL command-line client (s_client) too.
         packages+=(openssl) ;;
-    bench) packages+=(wrk nginx-light curl python3) ;;
+    bench) packages+=(wrk nginx-light curl python3 openssl valgrind) ;;
     *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
 esac
 
