@@ -4,9 +4,9 @@ import Postgres
 /// Deletes what has expired, in small batches, one instance at a time.
 ///
 /// Tables of codes, sessions, refresh tokens and revocations would otherwise grow without bound.
-/// Each pass takes a session advisory lock with `pg_try_advisory_lock`: while one instance sweeps,
-/// the others skip their turn. Each batch is one short statement over an indexed `expires_at`,
-/// so a sweep never holds many row locks or a long transaction.
+/// Each batch takes a transaction advisory lock with `pg_try_advisory_xact_lock`: while one
+/// instance sweeps, the others skip their turn. Each batch is one short statement over an
+/// indexed `expires_at`, so a sweep never holds many row locks or a long transaction.
 public struct PostgresJanitor: Sendable {
     public let pool: PostgresPool
     /// Rows deleted per statement.
@@ -39,17 +39,28 @@ public struct PostgresJanitor: Sendable {
     public func sweep() async throws -> [String: Int]? {
         let batchSize = batchSize
         return try await pool.withConnection { connection -> [String: Int]? in
-            let locked = try connection.query("SELECT pg_try_advisory_lock(\(Self.lockID)) AS locked").first?.decode("locked", as: Bool.self) ?? false
-            guard locked else { return nil }
-            defer { _ = try? connection.query("SELECT pg_advisory_unlock(\(Self.lockID))") }
             var deleted: [String: Int] = [:]
+            var isFirstBatch = true
             for target in Self.targets {
                 var total = 0
                 while true {
-                    let count = try connection.query(PostgresQuery(unsafeSQL: """
-                        DELETE FROM \(target.table) WHERE ctid = ANY(ARRAY(
-                            SELECT ctid FROM \(target.table) WHERE \(target.expired) LIMIT \(batchSize)))
-                        """)).affectedRows
+                    // Each batch is a short transaction holding the lock: a transaction-scoped lock
+                    // is no session state, so it also holds through a transaction-mode pooler.
+                    let count: Int? = try connection.transaction { connection in
+                        let locked = try connection.query("SELECT pg_try_advisory_xact_lock(\(Self.lockID)) AS locked")
+                            .first?.decode("locked", as: Bool.self) ?? false
+                        guard locked else { return nil }
+                        return try connection.query(PostgresQuery(unsafeSQL: """
+                            DELETE FROM \(target.table) WHERE ctid = ANY(ARRAY(
+                                SELECT ctid FROM \(target.table) WHERE \(target.expired) LIMIT \(batchSize)))
+                            """)).affectedRows
+                    }
+                    // Another instance sweeps: skip the turn, or leave the rest of this one to it.
+                    guard let count else {
+                        if total > 0 { deleted[target.table] = total }
+                        return isFirstBatch ? nil : deleted
+                    }
+                    isFirstBatch = false
                     total += count
                     if count < batchSize { break }
                 }
