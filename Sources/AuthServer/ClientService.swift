@@ -137,7 +137,7 @@ final class CachedClientCredentialStore: ClientCredentialStore {
         let found: (client: Client, secrets: [(hash: String, createdAt: Date, expiresAt: Date?)])?
         do {
             found = try await store.clientWithSecrets(id: clientID)
-        } catch let error as PostgresError where error.isConnectionFailure || error.kind == .poolExhausted {
+        } catch let error as PostgresError where error.isUnavailable {
             // PostgreSQL is unreachable: a registration cached before the outage may serve, for a bounded time.
             if let stale = staleEntry(clientID, now: now) { return stale }
             throw error

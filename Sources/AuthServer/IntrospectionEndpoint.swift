@@ -67,7 +67,7 @@ struct IntrospectionEndpoint: Sendable {
         if username == nil && claims.subject != claims.clientID {
             do {
                 username = try await usernames.username(subject: claims.subject)
-            } catch let error as PostgresError where error.isConnectionFailure || error.kind == .poolExhausted {
+            } catch let error as PostgresError where error.isUnavailable {
                 // During a database outage the answer is still given, without the optional username.
                 username = nil
             }

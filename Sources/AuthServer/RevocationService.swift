@@ -50,7 +50,7 @@ final class RevocationService: Sendable {
         if let known { return known }
         do {
             return try await store.isAccessTokenRevoked(jti: jti)
-        } catch let error as PostgresError where error.isConnectionFailure || error.kind == .poolExhausted {
+        } catch let error as PostgresError where error.isUnavailable {
             // PostgreSQL is unreachable, so nothing new can be revoked in it either: the set as it
             // was when notifications stopped may answer, for the outage grace only.
             let now = ContinuousClock.now
