@@ -13,6 +13,12 @@ public struct DatabaseSettings: Sendable, Equatable {
     public var lockTimeout: Duration = .seconds(2)
     /// How long connecting to each host of the URL may take (libpq's `connect_timeout`, at least 2 s).
     public var connectTimeout: Duration = .seconds(3)
+    /// Whether `TESSERA_DATABASE_URL` leads to a transaction-mode pooler (PgBouncer): then no
+    /// session state is relied upon, and LISTEN and migrations use ``listenURL``.
+    public var isBehindTransactionPooler = false
+    /// A direct connection to PostgreSQL (no transaction-mode pooler) for the notification
+    /// listener and migrations; nil: `TESSERA_DATABASE_URL`.
+    public var listenURL: String?
 
     public init() {}
 
@@ -23,6 +29,8 @@ public struct DatabaseSettings: Sendable, Equatable {
         public static let statementTimeout = "TESSERA_DB_STATEMENT_TIMEOUT"
         public static let lockTimeout = "TESSERA_DB_LOCK_TIMEOUT"
         public static let connectTimeout = "TESSERA_DB_CONNECT_TIMEOUT"
+        public static let pooler = "TESSERA_DB_POOLER"
+        public static let listenURL = "TESSERA_LISTEN_DATABASE_URL"
     }
 
     /// Reads the settings from the environment, validating each value.
@@ -53,6 +61,23 @@ public struct DatabaseSettings: Sendable, Equatable {
             Variable.statementTimeout, default: settings.statementTimeout, range: .milliseconds(100)...(.seconds(3_600)))
         settings.lockTimeout = try duration(Variable.lockTimeout, default: settings.lockTimeout, range: .milliseconds(100)...(.seconds(3_600)))
         settings.connectTimeout = try duration(Variable.connectTimeout, default: settings.connectTimeout, range: .seconds(2)...(.seconds(600)))
+        switch text(Variable.pooler) {
+        case nil, "none": settings.isBehindTransactionPooler = false
+        case "transaction": settings.isBehindTransactionPooler = true
+        case let other?:
+            throw ConfigurationError(setting: Variable.pooler, message: "must be none or transaction (got \"\(other)\")")
+        }
+        if let url = text(Variable.listenURL) {
+            do { _ = try PostgresConfiguration.url(url) } catch {
+                throw ConfigurationError(setting: Variable.listenURL, message: "must be a postgres:// or postgresql:// URL (\((error as? PostgresError)?.message ?? "\(error)"))")
+            }
+            settings.listenURL = url
+        } else if settings.isBehindTransactionPooler {
+            // LISTEN is session state: through a transaction-mode pooler it would be lost.
+            throw ConfigurationError(
+                setting: Variable.listenURL,
+                message: "is required with \(Variable.pooler)=transaction: LISTEN and migrations need a direct connection to PostgreSQL")
+        }
         return settings
     }
 
@@ -71,7 +96,7 @@ public struct DatabaseSettings: Sendable, Equatable {
         return milliseconds % 1_000 == 0 ? "\(milliseconds / 1_000)s" : "\(milliseconds)ms"
     }
 
-    /// Applies the bounds to a libpq configuration.
+    /// Applies the bounds to a libpq configuration (not the pooler: see its callers).
     func apply(to configuration: inout PostgresConfiguration) {
         configuration.statementTimeout = statementTimeout
         configuration.lockTimeout = lockTimeout
@@ -83,9 +108,23 @@ public struct DatabaseSettings: Sendable, Equatable {
 extension Configuration {
     /// Where and how to reach PostgreSQL: `TESSERA_DATABASE_URL` (or libpq's `PG*` variables)
     /// with the bounds of ``DatabaseSettings``.
+    ///
+    /// A multi-host URL (`postgresql://h1,h2,h3/db?target_session_attrs=read-write`) reaches
+    /// whichever host is the primary; after a failover each connection finds the new one.
     public func postgresConfiguration() throws -> PostgresConfiguration {
         var configuration: PostgresConfiguration = try databaseURL.map { try .url($0) } ?? .environment()
         database.apply(to: &configuration)
+        configuration.isBehindTransactionPooler = database.isBehindTransactionPooler
+        return configuration
+    }
+
+    /// A direct connection to PostgreSQL, for LISTEN and migrations: `TESSERA_LISTEN_DATABASE_URL`,
+    /// else `main` (the pool's own configuration, which then has no pooler in front).
+    public func directPostgresConfiguration(default main: PostgresConfiguration) throws -> PostgresConfiguration {
+        guard let url = database.listenURL else { return main }
+        var configuration = try PostgresConfiguration.url(url)
+        database.apply(to: &configuration)
+        configuration.applicationName = main.applicationName
         return configuration
     }
 
