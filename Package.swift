@@ -18,9 +18,11 @@ let package = Package(
         .target(name: "CSystemShims"),
         // System libraries, each wrapped by exactly one Swift module.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CLibSSL", pkgConfig: "libssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
 
+        .target(name: "TLS", dependencies: ["CLibSSL"]),
         .target(name: "HTTPServer", dependencies: ["CSystemShims"]),
         .target(name: "Postgres", dependencies: ["CLibPQ"]),
         .target(name: "JOSE", dependencies: ["COpenSSL"]),
@@ -43,6 +45,7 @@ let package = Package(
         ),
         .executableTarget(name: "TesseraBench", dependencies: ["JOSE"]),
 
+        .testTarget(name: "TLSTests", dependencies: ["TLS"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "PostgresIntegrationTests", dependencies: ["Postgres"]),
         .testTarget(name: "JOSETests", dependencies: ["JOSE"]),

@@ -25,6 +25,8 @@ case "$mode" in
         packages+=(chromium chromium-driver)
         # The load-balanced test runs several instances behind Debian's HAProxy.
         packages+=(haproxy)
+        # The TLS tests drive the server with the OpenSSL command-line client (s_client) too.
+        packages+=(openssl)
         # A three-node PostgreSQL cluster managed by Patroni (with one etcd), and a pooler.
         if [ "$mode" = ha ]; then packages+=(patroni etcd-server pgbouncer); fi ;;
     bench) packages+=(wrk nginx-light curl python3) ;;

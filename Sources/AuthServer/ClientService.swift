@@ -25,7 +25,7 @@ public final class ClientService: Sendable {
 
     /// - Parameter outageGrace: how long after the notification connection was lost cached
     ///   registrations may still be used, and only while PostgreSQL cannot be reached.
-    public init(pool: PostgresPool, issuer: Issuer, tokenEndpoint: String, logger: Logger, notifications: PostgresNotificationHub?,
+    public init(pool: PostgresPool, issuer: Issuer, logger: Logger, notifications: PostgresNotificationHub?,
                 argon2Parameters: Argon2Parameters = Argon2Parameters(), argon2Threads: Int = 1, outageGrace: TimeInterval = 0) {
         store = PostgresClientStore(pool: pool)
         registrations = CachedClientCredentialStore(store: store, outageGrace: .milliseconds(Int64(outageGrace * 1_000)))
@@ -35,7 +35,7 @@ public final class ClientService: Sendable {
         argon2 = Argon2Pool(threads: argon2Threads, maxQueued: 32)
         authenticator = ClientAuthenticator(
             store: registrations, argon2: argon2, cache: secretCache, throttle: AuthenticationThrottle(),
-            assertionAudiences: [tokenEndpoint, issuer.url], dummyHashParameters: argon2Parameters)
+            assertionAudience: issuer.url, dummyHashParameters: argon2Parameters)
         self.logger = logger
         changes = notifications?.subscribe(PostgresClientStore.channel)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import OAuth
 import Postgres
 import PostgresStorage
 import Synchronization
@@ -24,8 +25,8 @@ final class RevocationService: Sendable {
     static let reloadInterval: Duration = .seconds(30)
 
     private struct State {
-        /// jti → expiry (seconds since the epoch).
-        var revoked: [String: Int64] = [:]
+        /// Revoked token ids, and clients and users whose tokens up to a cut-off are revoked.
+        var revoked = RevocationSet()
         /// Whether `revoked` is complete: loaded after the listener connected, with no disconnect since.
         var isSynchronized = false
         /// Bumped by every disconnect, so that a reload that raced one does not claim synchronisation.
@@ -41,22 +42,23 @@ final class RevocationService: Sendable {
         changes = notifications?.subscribe(PostgresLoginStore.revocationChannel)
     }
 
-    /// Whether the access token `jti` is revoked: from memory while synchronised, else from PostgreSQL.
-    func isRevoked(jti: String) async throws -> Bool {
+    /// Whether the access token these claims describe is revoked (by its `jti`, or because its client
+    /// or user was disabled or deleted): from memory while synchronised, else from PostgreSQL.
+    func isRevoked(_ claims: AccessTokenClaims) async throws -> Bool {
         let known: Bool? = state.withLock { state in
             guard state.isSynchronized else { return nil }
-            return state.revoked[jti] != nil
+            return state.revoked.isRevoked(claims)
         }
         if let known { return known }
         do {
-            return try await store.isAccessTokenRevoked(jti: jti)
+            return try await store.isAccessTokenRevoked(claims)
         } catch let error as PostgresError where error.isUnavailable {
             // PostgreSQL is unreachable, so nothing new can be revoked in it either: the set as it
             // was when notifications stopped may answer, for the outage grace only.
             let now = ContinuousClock.now
             let answer: Bool? = state.withLock { state in
                 guard let since = state.desynchronisedAt, now - since <= outageGrace else { return nil }
-                return state.revoked[jti] != nil
+                return state.revoked.isRevoked(claims)
             }
             if let answer { return answer }
             throw error
@@ -67,15 +69,8 @@ final class RevocationService: Sendable {
     /// knows them (the notification that tells every instance arrives a moment later).
     func didRevoke(_ revoked: [(jti: String, expiresAt: Date)]) {
         state.withLock { state in
-            for entry in revoked { state.revoked[entry.jti] = Int64(entry.expiresAt.timeIntervalSince1970) }
+            for entry in revoked { state.revoked.revoke(jti: entry.jti, expiresAt: Int64(entry.expiresAt.timeIntervalSince1970)) }
         }
-    }
-
-    /// Reloads every revocation now: after this instance revoked tokens it cannot name (a replayed
-    /// code, a logout), so that its own next answer already knows them.
-    func resynchronise() async {
-        guard isSynchronized else { return }
-        await reload()
     }
 
     /// Whether answers come from memory (for tests and metrics).
@@ -87,10 +82,13 @@ final class RevocationService: Sendable {
             Task { [self] in
                 for await event in changes {
                     switch event {
-                    case .notification(_, let jti):
-                        // The expiry is not in the notification; the next reload replaces the guess.
-                        let guess = Int64(Date().timeIntervalSince1970) + 86_400
-                        state.withLock { $0.revoked[jti] = $0.revoked[jti] ?? guess }
+                    case .notification(_, let payload):
+                        // A jti, or a client or user whose tokens up to a cut-off are revoked.
+                        let now = Int64(Date().timeIntervalSince1970)
+                        state.withLock {
+                            $0.revoked.apply(announcement: payload, now: now,
+                                             assumedLifetime: AccessTokenIssuer.maximumLifetime + AccessTokenVerifier.clockSkew)
+                        }
                     case .connected:
                         await reload()
                     case .disconnected:
@@ -126,7 +124,7 @@ final class RevocationService: Sendable {
                 guard state.epoch == epoch else { return }
                 let now = Int64(Date().timeIntervalSince1970)
                 var merged = loaded
-                for (jti, expiry) in state.revoked where merged[jti] == nil && expiry > now { merged[jti] = expiry }
+                merged.merge(state.revoked, now: now)
                 state.revoked = merged
                 state.isSynchronized = true
                 state.desynchronisedAt = nil

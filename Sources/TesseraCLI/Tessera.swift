@@ -256,6 +256,9 @@ struct Dev: AsyncParsableCommand {
         let base = "http://\(configuration.listen.host.contains(":") ? "[\(configuration.listen.host)]" : configuration.listen.host):\(server.localPort)"
         say("serving \(configuration.issuer.url) on \(base)")
         say("try:  curl -i \(base)/readyz")
+        if let admin = configuration.adminListen, let port = server.adminPort {
+            say("metrics (management listener):  curl -s http://\(admin.urlAuthority(port: port))/metrics")
+        }
         if let demo = await Self.seedDemoClient(server.clients.store, configuration: configuration, say: say) {
             say("a machine-to-machine token for the demo client (its secret is new at every start of tessera dev):")
             say("      curl -s -u \(demo.id):\(demo.secret) -d grant_type=client_credentials -d scope=demo:read \(base)/token")

@@ -50,7 +50,7 @@ struct CachedClientCredentialStoreTests {
         try await store.create(PostgresClientStoreTests.client(), secretHash: "hash")
         let configuration = try Configuration.load(environment: ["TESSERA_LISTEN": "127.0.0.1:0"])
         let notifications = PostgresNotificationHub(configuration: database.configuration)
-        let service = ClientService(pool: database.pool, issuer: configuration.issuer, tokenEndpoint: "http://127.0.0.1/token",
+        let service = ClientService(pool: database.pool, issuer: configuration.issuer,
                                     logger: Logger(level: .error), notifications: notifications)
         service.start()
         notifications.start()
