@@ -99,14 +99,22 @@ final class CachedClientCredentialStore: ClientCredentialStore {
         var generation: UInt64 = 0
         /// When the notification connection was lost (entries are then kept only for outages).
         var disconnectedAt: ContinuousClock.Instant?
+        /// What was cached when notifications were last lost, kept after they came back for
+        /// outages only (the pool may still fail to reach PostgreSQL when the listener already
+        /// does, as after a failover behind a pooler), until `outageEntriesUntil`.
+        var outageEntries: [String: ClientCredentials] = [:]
+        var outageEntriesUntil: ContinuousClock.Instant?
     }
 
     /// How long after losing notifications a cached registration may answer while PostgreSQL is unreachable.
     let outageGrace: Duration
+    /// How long an entry is served from the cache before it is read again.
+    let lifetime: Duration
 
-    init(store: any ClientCredentialStore, outageGrace: Duration = .zero) {
+    init(store: any ClientCredentialStore, outageGrace: Duration = .zero, lifetime: Duration = CachedClientCredentialStore.lifetime) {
         self.store = store
         self.outageGrace = outageGrace
+        self.lifetime = lifetime
     }
 
     /// Starts caching (notifications flow: everything cached before is dropped) or stops it
@@ -116,6 +124,13 @@ final class CachedClientCredentialStore: ClientCredentialStore {
             state.isCaching = enabled
             state.generation &+= 1
             if enabled {
+                // Changes made while disconnected were not heard: nothing cached is served as
+                // current, but it may still answer for the rest of the outage grace when
+                // PostgreSQL cannot.
+                if let since = state.disconnectedAt, outageGrace > .zero {
+                    state.outageEntries = state.entries.mapValues(\.credentials)
+                    state.outageEntriesUntil = since + outageGrace
+                }
                 state.entries.removeAll()
                 state.disconnectedAt = nil
             } else {
@@ -128,6 +143,7 @@ final class CachedClientCredentialStore: ClientCredentialStore {
     func invalidate(clientID: String) {
         state.withLock { state in
             state.entries[clientID] = nil
+            state.outageEntries[clientID] = nil
             state.generation &+= 1
         }
     }
@@ -155,17 +171,27 @@ final class CachedClientCredentialStore: ClientCredentialStore {
                 if state.entries.count >= Self.capacity, let victim = state.entries.min(by: { $0.value.expires < $1.value.expires })?.key {
                     state.entries[victim] = nil
                 }
-                state.entries[clientID] = (credentials, now + Self.lifetime)
+                state.entries[clientID] = (credentials, now + lifetime)
             }
         }
         return credentials
     }
 
-    /// The entry cached before notifications were lost, if the outage grace has not run out.
+    /// What may answer while PostgreSQL cannot, within the outage grace: an entry past its
+    /// lifetime while notifications flow (no change was missed), an entry cached before
+    /// notifications were lost, or one kept from before they came back.
     private func staleEntry(_ clientID: String, now: ContinuousClock.Instant) -> ClientCredentials? {
         state.withLock { state in
-            guard !state.isCaching, let since = state.disconnectedAt, now - since <= outageGrace else { return nil }
-            return state.entries[clientID]?.credentials
+            if state.isCaching, let entry = state.entries[clientID], now - entry.expires <= outageGrace {
+                return entry.credentials
+            }
+            if !state.isCaching, let since = state.disconnectedAt, now - since <= outageGrace, let entry = state.entries[clientID] {
+                return entry.credentials
+            }
+            if let until = state.outageEntriesUntil, now <= until {
+                return state.outageEntries[clientID]
+            }
+            return nil
         }
     }
 

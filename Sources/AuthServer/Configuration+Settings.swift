@@ -8,7 +8,7 @@ extension Configuration {
     public static let settings: [Setting] = coreSettings + httpSettings + databaseSettings
 
     /// The rules between settings, checked in order once every setting has its value.
-    public static let settingChecks: [SettingCheck] = coreSettingChecks
+    public static let settingChecks: [SettingCheck] = coreSettingChecks + databaseSettingChecks
 
     /// The server's own settings.
     static let coreSettings: [Setting] = [

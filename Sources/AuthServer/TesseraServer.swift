@@ -174,7 +174,8 @@ public final class TesseraServer: Sendable {
         // Check the lifecycle several times within the shortest period that matters, at most every 30 s.
         let policy = configuration.keyLifecyclePolicy
         let checkEvery = min(30, max(1, min(policy.rotationPeriod, policy.publishAhead) / 4))
-        let notifications = PostgresNotificationHub(configuration: database)
+        // LISTEN needs a session of its own on PostgreSQL itself, never one through a pooler.
+        let notifications = PostgresNotificationHub(configuration: try configuration.directPostgresConfiguration(default: database))
         let keys = KeyService(manager: manager, logger: logger, feed: PostgresChangeFeed(hub: notifications),
                               maintenanceInterval: .milliseconds(Int64(checkEvery * 1_000)), audit: audit)
         try await keys.prepare()

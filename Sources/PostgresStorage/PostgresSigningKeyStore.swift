@@ -22,33 +22,20 @@ public struct PostgresSigningKeyStore: SigningKeyStore {
 
     @discardableResult
     public func update(_ decide: @escaping @Sendable ([SigningKeyRecord]) throws -> [SigningKeyChange]) async throws -> Bool {
-        try await pool.storageConnection { connection in
-            // Key maintenance runs in the background, never for a request, and may rightly wait for
-            // another instance that holds the lock while it generates keys (several instances starting
-            // at once): it gets a bound of its own, longer than a request's.
-            try connection.withoutTimeouts { connection in
-                try connection.transaction(isolation: .readCommitted) { connection in
-                    try connection.query(PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(Self.maintenanceTimeoutMilliseconds)"))
-                    try connection.query(PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = \(Self.maintenanceTimeoutMilliseconds)"))
-                    return try Self.update(decide, connection)
-                }
+        try await pool.storageTransaction { connection in
+            // The holder may be another instance generating keys, which takes a while on a busy machine.
+            try connection.withTimeouts(statement: .seconds(60), lock: .seconds(60)) { connection in
+                try connection.query("SELECT pg_advisory_xact_lock(\(Self.lockID))")
             }
+            let changes = try decide(try Self.read(connection))
+            for change in changes {
+                try Self.apply(change, connection)
+            }
+            if !changes.isEmpty {
+                try connection.query(.notify(Self.channel, payload: "changed"))
+            }
+            return !changes.isEmpty
         }
-    }
-
-    /// Bounds a key-maintenance transaction, lock wait included.
-    static let maintenanceTimeoutMilliseconds = 60_000
-
-    static func update(_ decide: @Sendable ([SigningKeyRecord]) throws -> [SigningKeyChange], _ connection: PostgresConnection) throws -> Bool {
-        try connection.query("SELECT pg_advisory_xact_lock(\(Self.lockID))")
-        let changes = try decide(try Self.read(connection))
-        for change in changes {
-            try Self.apply(change, connection)
-        }
-        if !changes.isEmpty {
-            try connection.query(.notify(Self.channel, payload: "changed"))
-        }
-        return !changes.isEmpty
     }
 
     static func read(_ connection: PostgresConnection) throws -> [SigningKeyRecord] {

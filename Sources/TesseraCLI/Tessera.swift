@@ -114,6 +114,16 @@ func databaseConfiguration(_ configuration: Configuration) -> PostgresConfigurat
     }
 }
 
+/// Where migrations run: a direct connection (`TESSERA_LISTEN_DATABASE_URL` behind a
+/// transaction-mode pooler), because they hold a session advisory lock and lift the timeouts.
+func migrationConfiguration(_ configuration: Configuration, main: PostgresConfiguration) -> PostgresConfiguration {
+    do {
+        return try configuration.directPostgresConfiguration(default: main)
+    } catch {
+        fail("\(ConfigurationError(\Configuration.database.listenURL, message: "\(error)"))", code: 2)
+    }
+}
+
 /// Builds the server; a missing or wrong key-encryption key stops here with one clear line.
 func makeServer(configuration: Configuration, pool: PostgresPool, database: PostgresConfiguration, logger: Logger) async -> TesseraServer {
     do {
@@ -190,7 +200,9 @@ struct Serve: AsyncParsableCommand {
         let database = databaseConfiguration(configuration)
         let pool = configuration.makePool(database)
         if migrate {
-            await applyMigrations(directory: migrationsDirectory(migrationsDirectoryPath), pool: pool, logger: logger)
+            let migrations = PostgresPool(configuration: migrationConfiguration(configuration, main: database), size: 1)
+            await applyMigrations(directory: migrationsDirectory(migrationsDirectoryPath), pool: migrations, logger: logger)
+            await migrations.close()
         }
         let server = await makeServer(configuration: configuration, pool: pool, database: database, logger: logger)
         do {
@@ -216,7 +228,7 @@ struct Migrate: AsyncParsableCommand {
     func run() async throws {
         let configuration = loadConfiguration(arguments: settingArguments([(\.databaseURL, databaseURL), (\.logLevel, logLevel)]))
         let logger = Logger(level: configuration.logLevel)
-        let pool = PostgresPool(configuration: databaseConfiguration(configuration), size: 1)
+        let pool = PostgresPool(configuration: migrationConfiguration(configuration, main: databaseConfiguration(configuration)), size: 1)
         await applyMigrations(directory: migrationsDirectory(migrationsDirectoryPath), pool: pool, logger: logger)
         await pool.close()
     }
