@@ -12,6 +12,7 @@ public struct AuditLog: Sendable {
         case loginThrottled = "login_throttled"
         case clientAuthenticationFailed = "client_authentication_failed"
         case tokenIssued = "token_issued"
+        case tokenExchanged = "token_exchanged"
         case codeReused = "authorization_code_reused"
         case refreshReuseDetected = "refresh_reuse_detected"
         case refreshGraceRetry = "refresh_grace_retry"

@@ -92,7 +92,7 @@ struct IntrospectionEndpoint: Sendable {
     }
 
     /// RFC 7662 §2.2: `active`, then `scope`, `client_id`, `username`, `token_type`, `exp`, `iat`,
-    /// `sub`, `aud`, `iss`, `jti`.
+    /// `sub`, `aud`, `iss`, `jti`, and for an exchanged token `act` (RFC 8693 §4.1).
     static func activeJSON(_ claims: AccessTokenClaims, username: String?, tokenType: String) -> String {
         let audience = claims.audience.count == 1
             ? JSONText.string(claims.audience[0])
@@ -102,6 +102,8 @@ struct IntrospectionEndpoint: Sendable {
         members += ",\"token_type\":\(JSONText.string(tokenType)),\"exp\":\(claims.expiresAt),\"iat\":\(claims.issuedAt)"
             + ",\"sub\":\(JSONText.string(claims.subject)),\"aud\":\(audience),\"iss\":\(JSONText.string(claims.issuer))"
         if !claims.jwtID.isEmpty { members += ",\"jti\":\(JSONText.string(claims.jwtID))" }
+        // RFC 8693 §4.1: "act" in an introspection response "has the same semantics and format as the claim of the same name".
+        if let act = AccessTokenClaims.actJSON(claims.actors) { members += ",\"act\":" + act }
         return members + "}"
     }
 }

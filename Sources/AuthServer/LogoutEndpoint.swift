@@ -89,7 +89,9 @@ struct LogoutEndpoint: Sendable {
         }
         var headers = HTTPHeaders()
         if let current {
+            // The access tokens issued in the session, and the tokens exchanged from them, end with it.
             try await sessions.end(current.digest)
+            revocations.didRevoke(.session(current.session.sid))
             // The refresh tokens issued in this session end with it.
             let revoked = try await refreshTokens.revokeFamilies(sid: current.session.sid, reason: "logout")
             revocations.didRevoke(revoked.accessTokens)

@@ -23,6 +23,8 @@ public final class Metrics: Sendable {
         var revocations: [String: UInt64] = [:]       // kind
         var rateLimited: [String: UInt64] = [:]       // limit
         var loginFailures: UInt64 = 0
+        var exchanges: [String: UInt64] = [:]         // "subject|mode"
+        var jwksFetches: [String: UInt64] = [:]       // result
     }
 
     private let state = Mutex(State())
@@ -47,6 +49,12 @@ public final class Metrics: Sendable {
     func revoked(_ kind: String) { state.withLock { $0.revocations[kind, default: 0] += 1 } }
     func rateLimited(_ limit: String) { state.withLock { $0.rateLimited[limit, default: 0] += 1 } }
     func loginFailed() { state.withLock { $0.loginFailures += 1 } }
+    /// A token exchange: the kind of subject token (`access_token`, `id_token`, `external`) and
+    /// whether an actor was named (`delegation`) or not (`impersonation`).
+    func tokenExchanged(subject: String, delegated: Bool) {
+        state.withLock { $0.exchanges["\(subject)|\(delegated ? "delegation" : "impersonation")", default: 0] += 1 }
+    }
+    func jwksFetched(success: Bool) { state.withLock { $0.jwksFetches[success ? "ok" : "error", default: 0] += 1 } }
 
     func addGauges(_ render: @escaping @Sendable () -> String) { gauges.withLock { $0.append(render) } }
 
@@ -87,6 +95,17 @@ public final class Metrics: Sendable {
             }
             out += "# HELP tessera_login_failures_total Failed browser logins.\n# TYPE tessera_login_failures_total counter\n"
                 + "tessera_login_failures_total \(state.loginFailures)\n"
+            out += "# HELP tessera_token_exchanges_total Token exchanges (RFC 8693) by subject token kind and mode.\n"
+                + "# TYPE tessera_token_exchanges_total counter\n"
+            for (key, count) in state.exchanges.sorted(by: { $0.key < $1.key }) {
+                let parts = key.split(separator: "|", maxSplits: 1)
+                out += "tessera_token_exchanges_total{subject=\"\(parts[0])\",mode=\"\(parts[1])\"} \(count)\n"
+            }
+            out += "# HELP tessera_trusted_issuer_jwks_fetches_total Fetches of trusted issuers' published keys by result.\n"
+                + "# TYPE tessera_trusted_issuer_jwks_fetches_total counter\n"
+            for (result, count) in state.jwksFetches.sorted(by: { $0.key < $1.key }) {
+                out += "tessera_trusted_issuer_jwks_fetches_total{result=\"\(result)\"} \(count)\n"
+            }
         }
         for render in gauges.withLock({ $0 }) { out += render() }
         return out

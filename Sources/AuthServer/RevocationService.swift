@@ -9,7 +9,7 @@ import Synchronization
 /// arrives. A full reload every ``reloadInterval`` repairs anything missed and forgets expired
 /// entries. While the notification connection is down (or before the first load) the set is
 /// not trusted: every question goes to PostgreSQL until a reload after reconnecting has finished.
-final class RevocationService: Sendable {
+final class RevocationService: RevocationChecking {
     let store: any RevocationStore
     /// Revocations as they are announced (nil: none, and storage answers every question).
     private let changes: AsyncStream<ChangeEvent>?
@@ -69,6 +69,16 @@ final class RevocationService: Sendable {
         guard !revoked.isEmpty else { return }
         state.withLock { state in
             for entry in revoked { state.revoked.revoke(jti: entry.jti, expiresAt: Int64(entry.expiresAt.timeIntervalSince1970)) }
+        }
+    }
+
+    /// Records a principal revocation this instance just committed (its cut-off is the second after
+    /// now, as storage writes it; the announcement brings the stored one a moment later).
+    func didRevoke(_ principal: RevokedPrincipal) {
+        let now = Int64(Date().timeIntervalSince1970)
+        let lifetime = AccessTokenIssuer.maximumLifetime + AccessTokenVerifier.clockSkew
+        state.withLock { state in
+            state.revoked.revoke(principal, cutoff: RevocationSet.PrincipalCutoff(issuedBefore: now + 1, expiresAt: now + 1 + lifetime))
         }
     }
 

@@ -17,6 +17,7 @@ public final class TesseraServer: Sendable {
     let janitor: Janitor
     let revocations: RevocationService
     let usernames: UsernameCache
+    let trustedIssuers: TrustedIssuerService
     /// The one LISTEN connection every cache's change notifications arrive on (nil: none).
     let notifications: PostgresNotificationHub?
     public let metrics: Metrics
@@ -56,6 +57,8 @@ public final class TesseraServer: Sendable {
         self.revocations = revocations
         let usernames = UsernameCache(users: users, feed: feed)
         self.usernames = usernames
+        let trustedIssuers = TrustedIssuerService(store: PostgresTrustedIssuerStore(pool: pool), feed: feed, logger: logger, metrics: metrics)
+        self.trustedIssuers = trustedIssuers
         self.janitor = Janitor(store: PostgresJanitor(pool: pool), interval: configuration.janitorInterval, logger: logger)
 
         // The protocol: tokens, grants, revocation.
@@ -87,6 +90,9 @@ public final class TesseraServer: Sendable {
                 clientCredentials: ClientCredentialsGrant(minter: minter),
                 authorizationCode: AuthorizationCodeGrant(codes: loginStore, users: users, minter: minter, refresh: refreshSettings, observer: events),
                 refreshToken: RefreshTokenGrant(tokens: refreshTokens, minter: minter, settings: refreshSettings, observer: events),
+                tokenExchange: TokenExchangeGrant(minter: minter, validators: [
+                    LocalTokenValidator(verifier: verifier, revocations: revocations), ExternalTokenValidator(directory: trustedIssuers),
+                ]),
                 logger: logger, audit: audit, metrics: metrics, limits: limits),
             authorization: AuthorizationEndpoint(browser: browser, clients: clients, sessions: sessions, consents: consents, interactions: interactions,
                                                  codes: codes, userInfoAudience: userInfoAudience, logger: logger),
@@ -189,6 +195,7 @@ public final class TesseraServer: Sendable {
         janitor.start()
         revocations.start()
         usernames.start()
+        trustedIssuers.start()
         // Every subscriber is in place: one connection now listens for all of them.
         notifications?.start()
         try http.start()
@@ -214,6 +221,7 @@ public final class TesseraServer: Sendable {
         await janitor.stop()
         await revocations.stop()
         await usernames.stop()
+        await trustedIssuers.stop()
         await pool.close()
         logger.info("stopped")
     }

@@ -9,6 +9,7 @@ struct TokenEndpoint: Sendable {
     let clientCredentials: ClientCredentialsGrant
     let authorizationCode: AuthorizationCodeGrant
     let refreshToken: RefreshTokenGrant
+    let tokenExchange: TokenExchangeGrant
     let logger: Logger
     let audit: AuditLog
     let metrics: Metrics
@@ -17,7 +18,7 @@ struct TokenEndpoint: Sendable {
     static let path = "/token"
 
     /// The grant types this server implements; discovery lists the same.
-    static let supportedGrantTypes: [Client.GrantType] = [.authorizationCode, .clientCredentials, .refreshToken]
+    static let supportedGrantTypes: [Client.GrantType] = [.authorizationCode, .clientCredentials, .refreshToken, .tokenExchange]
 
     func token(_ request: HTTPRequest) async -> HTTPResponse {
         let source = SourceAddressKey.of(request.remoteAddress)
@@ -60,8 +61,25 @@ struct TokenEndpoint: Sendable {
         case .clientCredentials: response = try clientCredentials.issue(form, client: client, ring: ring)
         case .authorizationCode: response = try await authorizationCode.redeem(form, client: client, ring: ring)
         case .refreshToken: response = try await refreshToken.refresh(form, client: client, ring: ring)
+        case .tokenExchange: return respond(try await tokenExchange.exchange(form, client: client, ring: ring), client: client)
         }
         return respond(response, client: client, grantType: grantType)
+    }
+
+    /// The token-exchange response (RFC 8693 §2.2.1), audited with who the token is for, who acts, and
+    /// what it allows where.
+    private func respond(_ exchange: TokenExchangeResult, client: Client) -> HTTPResponse {
+        let claims = exchange.response.accessToken.claims
+        audit.record(.tokenExchanged, [
+            "client_id": client.id, "grant_type": Client.GrantType.tokenExchange.rawValue, "sub": claims.subject, "jti": claims.jwtID,
+            "aud": claims.audience.joined(separator: " "), "scope": claims.scope.description,
+            "actor": exchange.actor?.subject ?? "", "actor_iss": exchange.actor.map { $0.issuer ?? claims.issuer } ?? "",
+            "subject_token": exchange.subject.kind.rawValue, "subject_iss": exchange.subject.issuer ?? claims.issuer,
+            "issued_token_type": exchange.issuedTokenType.rawValue, "depth": "\(exchange.depth)",
+        ])
+        metrics.tokenIssued(grantType: Client.GrantType.tokenExchange.rawValue)
+        metrics.tokenExchanged(subject: exchange.subject.kind.rawValue, delegated: exchange.actor != nil)
+        return HTTPResponse(status: .ok, headers: ErrorResponses.noStoreJSON, body: Array(exchange.response.json.utf8))
     }
 
     /// The token response (RFC 6749 §5.1), audited and counted.

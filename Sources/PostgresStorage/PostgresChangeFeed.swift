@@ -15,6 +15,7 @@ public struct PostgresChangeFeed: ChangeFeed {
         case .clients: PostgresClientStore.channel
         case .users: PostgresUserStore.channel
         case .revocations: PostgresLoginStore.revocationChannel
+        case .issuers: PostgresTrustedIssuerStore.channel
         }
     }
 

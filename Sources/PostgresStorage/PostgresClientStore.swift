@@ -31,7 +31,8 @@ public struct PostgresClientStore: ClientCredentialStore {
         id, name, client_type, auth_method, grant_types, redirect_uris, allowed_scopes, default_scopes, audiences,
         access_token_format, access_token_ttl_seconds, signing_algorithm, skip_consent, introspect_audiences,
         jwks::text AS jwks, disabled, created_at, updated_at, post_logout_redirect_uris, id_token_signing_algorithm,
-        refresh_idle_ttl_seconds, refresh_absolute_ttl_seconds, refresh_grace_seconds
+        refresh_idle_ttl_seconds, refresh_absolute_ttl_seconds, refresh_grace_seconds,
+        exchange_audiences, exchange_may_impersonate, exchange_max_depth
         """
 
     // MARK: Reading
@@ -108,14 +109,16 @@ public struct PostgresClientStore: ClientCredentialStore {
                     INSERT INTO clients (id, name, client_type, auth_method, grant_types, redirect_uris, allowed_scopes,
                         default_scopes, audiences, access_token_format, access_token_ttl_seconds, signing_algorithm,
                         skip_consent, introspect_audiences, jwks, disabled, post_logout_redirect_uris, id_token_signing_algorithm,
-                        refresh_idle_ttl_seconds, refresh_absolute_ttl_seconds, refresh_grace_seconds)
+                        refresh_idle_ttl_seconds, refresh_absolute_ttl_seconds, refresh_grace_seconds,
+                        exchange_audiences, exchange_may_impersonate, exchange_max_depth)
                     VALUES (\(client.id), \(client.name), \(client.type.rawValue), \(client.authMethod.rawValue),
                         \(client.grantTypes.map(\.rawValue).sorted()), \(client.redirectURIs), \(client.allowedScopes.tokens.sorted()),
                         \(client.defaultScopes.tokens.sorted()), \(client.audiences), \(client.accessTokenFormat.rawValue),
                         \(client.accessTokenLifetime.map { Int($0) }), \(client.signingAlgorithm.rawValue), \(client.skipsConsent),
                         \(client.introspectableAudiences), \(try Self.encode(client.jwks))::jsonb, \(client.isDisabled),
                         \(client.postLogoutRedirectURIs), \(client.idTokenSigningAlgorithm.rawValue),
-                        \(client.refreshIdleLifetime.map { Int($0) }), \(client.refreshAbsoluteLifetime.map { Int($0) }), \(Int(client.refreshGrace)))
+                        \(client.refreshIdleLifetime.map { Int($0) }), \(client.refreshAbsoluteLifetime.map { Int($0) }), \(Int(client.refreshGrace)),
+                        \(client.exchange.audiences), \(client.exchange.allowsImpersonation), \(client.exchange.maximumDepth))
                     """)
                 if let secretHash {
                     try connection.query("INSERT INTO client_secrets (client_id, secret_hash, created_at) VALUES (\(client.id), \(secretHash), clock_timestamp())")
@@ -142,7 +145,9 @@ public struct PostgresClientStore: ClientCredentialStore {
                     id_token_signing_algorithm = \(client.idTokenSigningAlgorithm.rawValue),
                     refresh_idle_ttl_seconds = \(client.refreshIdleLifetime.map { Int($0) }),
                     refresh_absolute_ttl_seconds = \(client.refreshAbsoluteLifetime.map { Int($0) }),
-                    refresh_grace_seconds = \(Int(client.refreshGrace)), updated_at = now()
+                    refresh_grace_seconds = \(Int(client.refreshGrace)), exchange_audiences = \(client.exchange.audiences),
+                    exchange_may_impersonate = \(client.exchange.allowsImpersonation), exchange_max_depth = \(client.exchange.maximumDepth),
+                    updated_at = now()
                 WHERE id = \(client.id)
                 """)
             guard rows.affectedRows == 1 else { return false }
@@ -261,6 +266,9 @@ public struct PostgresClientStore: ClientCredentialStore {
         client.refreshIdleLifetime = try row.decode("refresh_idle_ttl_seconds", as: Int?.self).map { TimeInterval($0) }
         client.refreshAbsoluteLifetime = try row.decode("refresh_absolute_ttl_seconds", as: Int?.self).map { TimeInterval($0) }
         client.refreshGrace = TimeInterval(try row.decode("refresh_grace_seconds", as: Int.self))
+        client.exchange = TokenExchangePolicy(audiences: try row.decode("exchange_audiences", as: [String].self),
+                                              allowsImpersonation: try row.decode("exchange_may_impersonate", as: Bool.self),
+                                              maximumDepth: try row.decode("exchange_max_depth", as: Int.self))
         return client
     }
 }

@@ -42,20 +42,27 @@ public struct PostgresLoginStore: LoginSessionStore, InteractionStore, ConsentSt
         }
     }
 
-    /// Ends the session with this cookie hash; returns its `sid` when there was one.
+    /// Ends the session with this cookie hash; returns its `sid` when there was one. With
+    /// `revokingTokens` (a logout), every access token whose grant began in it, and every token
+    /// exchanged from one, is revoked in the same transaction.
     @discardableResult
-    public func endSession(digest: [UInt8]) async throws -> String? {
-        try await pool.storageConnection { connection in
-            try connection.query("DELETE FROM login_sessions WHERE id_sha256 = \(digest) RETURNING sid")
+    public func endSession(digest: [UInt8], revokingTokens: Bool) async throws -> String? {
+        try await pool.storageTransaction { connection in
+            let sid = try connection.query("DELETE FROM login_sessions WHERE id_sha256 = \(digest) RETURNING sid")
                 .first.map { try $0.decode("sid", as: String.self) }
+            if revokingTokens, let sid { try Self.revoke(.session(sid), reason: "logout", connection) }
+            return sid
         }
     }
 
-    /// Ends every session of a user; returns how many there were.
+    /// Ends every session of a user (logging them out everywhere) and revokes the access tokens issued
+    /// in them; returns how many there were.
     @discardableResult
     public func endSessions(userID: UUID) async throws -> Int {
-        try await pool.storageConnection { connection in
-            try connection.query("DELETE FROM login_sessions WHERE user_id = \(userID)").affectedRows
+        try await pool.storageTransaction { connection in
+            let rows = try connection.query("DELETE FROM login_sessions WHERE user_id = \(userID) RETURNING sid")
+            for row in rows { try Self.revoke(.session(try row.decode("sid", as: String.self)), reason: "logged out everywhere", connection) }
+            return rows.count
         }
     }
 
@@ -225,11 +232,8 @@ public struct PostgresLoginStore: LoginSessionStore, InteractionStore, ConsentSt
                 let name = try row.decode("principal", as: String.self)
                 let cutoff = RevocationSet.PrincipalCutoff(issuedBefore: try row.decode("issued_before", as: Int64.self),
                                                            expiresAt: Int64(try row.decode("expires_at", as: Date.self).timeIntervalSince1970))
-                switch try row.decode("kind", as: String.self) {
-                case "client": revoked.revoke(.client(name), cutoff: cutoff)
-                case "user": revoked.revoke(.user(name), cutoff: cutoff)
-                default: continue
-                }
+                guard let principal = RevokedPrincipal(kind: try row.decode("kind", as: String.self), name: name) else { continue }
+                revoked.revoke(principal, cutoff: cutoff)
             }
             return revoked
         }
@@ -242,15 +246,23 @@ public struct PostgresLoginStore: LoginSessionStore, InteractionStore, ConsentSt
         }
     }
 
-    /// Whether the token these claims describe is revoked, by its `jti` or with its client or user.
+    /// Whether the token these claims describe is revoked, by its `jti`, with its client, user or login
+    /// session, or with a token it was exchanged from (the rules of ``RevocationSet/isRevoked(_:)``).
     public func isAccessTokenRevoked(_ claims: AccessTokenClaims) async throws -> Bool {
-        try await pool.storageConnection { connection in
+        let jtis = [claims.jwtID] + claims.derivedFrom.compactMap(\.jwtID)
+        let clients = [claims.clientID] + claims.derivedFrom.map(\.clientID)
+        let issuedAt = ([claims.issuedAt] + claims.derivedFrom.map(\.issuedAt)).map(String.init)
+        let original = claims.originalIssuedAt
+        return try await pool.storageConnection { connection in
             try connection.query("""
-                SELECT 1 FROM revoked_access_tokens WHERE jti = \(claims.jwtID)
+                SELECT 1 FROM revoked_access_tokens WHERE jti = ANY(\(jtis))
+                UNION ALL
+                SELECT 1 FROM revoked_principals p JOIN unnest(\(clients)::text[], \(issuedAt)::bigint[]) AS c(client_id, iat)
+                    ON p.kind = 'client' AND p.principal = c.client_id AND p.issued_before >= c.iat
                 UNION ALL
                 SELECT 1 FROM revoked_principals
-                WHERE ((kind = 'client' AND principal = \(claims.clientID)) OR (kind = 'user' AND principal = \(claims.subject)))
-                    AND issued_before >= \(claims.issuedAt)
+                WHERE ((kind = 'user' AND principal = \(claims.subject)) OR (kind = 'session' AND principal = \(claims.sessionID ?? "")))
+                    AND issued_before >= \(original)
                 LIMIT 1
                 """).count == 1
         }

@@ -315,8 +315,15 @@ public final class InMemoryStorage: AuthorizationCodeStore, RefreshTokenStore, L
         }
     }
 
-    public func endSession(digest: [UInt8]) async throws -> String? {
-        try transaction { $0.sessions.removeValue(forKey: digest)?.sid }
+    public func endSession(digest: [UInt8], revokingTokens: Bool) async throws -> String? {
+        let now = Int64(clock().timeIntervalSince1970)
+        return try transaction { state in
+            let sid = state.sessions.removeValue(forKey: digest)?.sid
+            if revokingTokens, let sid {
+                state.revoked.revoke(.session(sid), cutoff: .init(issuedBefore: now + 1, expiresAt: now + AccessTokenIssuer.maximumLifetime + 61))
+            }
+            return sid
+        }
     }
 
     public func createInteraction(digest: [UInt8], browserDigest: [UInt8], request: AuthorizationRequest, expiresAt: Date) async throws {
@@ -383,5 +390,12 @@ public final class InMemoryStorage: AuthorizationCodeStore, RefreshTokenStore, L
             return ["authorization_codes": codes - state.codes.count, "login_sessions": sessions - state.sessions.count,
                     "authorization_interactions": interactions - state.interactions.count].filter { $0.value > 0 }
         }
+    }
+}
+
+extension InMemoryStorage: RevocationChecking {
+    /// Answers from the revocations as storage holds them (an instance's in-memory set, always synchronised).
+    public func isRevoked(_ claims: AccessTokenClaims) async throws -> Bool {
+        try await isAccessTokenRevoked(claims)
     }
 }

@@ -39,12 +39,14 @@ struct LoginSessions: Sendable {
     /// Ends the session the request's cookie names, if any (a new login replaces it).
     func endPrevious(_ request: HTTPRequest) async throws {
         guard let previous = Cookies.value(cookies.session, in: request), previous.utf8.count <= 128 else { return }
-        try await store.endSession(digest: TokenDigest.of(previous))
+        try await store.endSession(digest: TokenDigest.of(previous), revokingTokens: false)
     }
 
-    /// Ends the session with this digest.
-    func end(_ digest: [UInt8]) async throws {
-        try await store.endSession(digest: digest)
+    /// Ends the session with this digest (a logout): the access tokens issued in it are revoked with it.
+    /// Returns its `sid`.
+    @discardableResult
+    func end(_ digest: [UInt8]) async throws -> String? {
+        try await store.endSession(digest: digest, revokingTokens: true)
     }
 
     /// The `Set-Cookie` value of a new session.

@@ -129,7 +129,7 @@ public struct AuthorizationCodeGrant: Sendable {
         let includesRefresh = RefreshTokenGrant.isIssued(to: client, scope: record.scope)
         return try minter.mint(
             client: client, subject: user.subject, username: user.username, scope: record.scope, audiences: record.audiences, jwtID: jwtID,
-            now: now, ring: ring, refreshToken: includesRefresh ? refreshToken : nil,
+            sessionID: record.sid, now: now, ring: ring, refreshToken: includesRefresh ? refreshToken : nil,
             authentication: record.scope.contains("openid") ? AuthenticationContext(authTime: record.authTime, nonce: record.nonce, sid: record.sid) : nil)
     }
 

@@ -17,6 +17,8 @@ public struct Client: Sendable, Equatable {
         case authorizationCode = "authorization_code"
         case clientCredentials = "client_credentials"
         case refreshToken = "refresh_token"
+        /// RFC 8693 §2.1.
+        case tokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
     }
 
     public enum TokenFormat: String, Sendable, CaseIterable { case jwt, opaque }
@@ -53,6 +55,8 @@ public struct Client: Sendable, Equatable {
     public var introspectableAudiences: [String]
     /// The client's public keys for `private_key_jwt` (RFC 7523).
     public var jwks: JWKS?
+    /// What the client may obtain by token exchange (RFC 8693), when registered for it.
+    public var exchange = TokenExchangePolicy()
     public var isDisabled: Bool
     public var createdAt: Date
     public var updatedAt: Date
@@ -114,6 +118,42 @@ public struct Client: Sendable, Equatable {
         if let absolute = refreshAbsoluteLifetime, absolute < 60 { return "the refresh-token absolute lifetime must be at least 60 s" }
         if refreshGrace < 0 || refreshGrace > 300 { return "the refresh-token grace window must be between 0 and 300 s" }
         if grantTypes.contains(.refreshToken) && !grantTypes.contains(.authorizationCode) { return "refresh_token needs authorization_code (refresh tokens are issued with codes)" }
+        if let problem = exchange.problem(grantsExchange: grantTypes.contains(.tokenExchange), type: type) { return problem }
+        return nil
+    }
+}
+
+/// A client's token-exchange policy (RFC 8693 §5: the authorization server decides "whether the client
+/// is authorized to receive the requested token"): the audiences it may obtain tokens for, whether it
+/// may impersonate or only delegate, and how long a chain of exchanges may be.
+public struct TokenExchangePolicy: Sendable, Equatable {
+    /// Audiences (resource URIs or logical names) exchanged tokens may be issued for; the first is the default.
+    public var audiences: [String]
+    /// Whether the client may exchange without an actor token (impersonation, RFC 8693 §1.1); when
+    /// false it must name the actor, and every token it gets carries `act`.
+    public var allowsImpersonation: Bool
+    /// How many exchanges may lie between an original token and one issued to this client (1: it may
+    /// exchange only tokens that were not exchanged themselves).
+    public var maximumDepth: Int
+
+    /// The longest chain any client may have: bounds the `act` and `derived_from` claims a token carries.
+    public static let maximumDepthLimit = 5
+
+    public init(audiences: [String] = [], allowsImpersonation: Bool = false, maximumDepth: Int = 1) {
+        self.audiences = audiences
+        self.allowsImpersonation = allowsImpersonation
+        self.maximumDepth = maximumDepth
+    }
+
+    func problem(grantsExchange: Bool, type: Client.ClientType) -> String? {
+        if maximumDepth < 1 || maximumDepth > Self.maximumDepthLimit { return "the exchange chain depth must be between 1 and \(Self.maximumDepthLimit)" }
+        if let bad = audiences.first(where: { $0.isEmpty || $0.utf8.count > 2_048 || $0.unicodeScalars.contains { $0.value <= 0x20 || $0.value == 0x7F } }) {
+            return "exchange audience '\(bad)' must be 1 to 2048 printable characters without spaces"
+        }
+        guard grantsExchange else { return nil }
+        // RFC 8693 §5: tokens are exchanged only by clients the server can authenticate.
+        if type == .public { return "token exchange needs a confidential client" }
+        if audiences.isEmpty { return "token exchange needs at least one exchange audience (its tokens are audience-bound)" }
         return nil
     }
 }

@@ -16,7 +16,9 @@ public struct ClientCredentialsGrant: Sendable {
     /// token SHOULD NOT be included."
     public func issue(_ form: TokenRequest, client: Client, ring: KeyRing) throws -> TokenResponse {
         let scope = try Self.scope(requested: form["scope"], client: client)
-        let audience = try Self.audience(resources: form.resources, audience: form["audience"], client: client)
+        // RFC 6749 §3.2: parameters "MUST NOT be included more than once"; only token exchange takes several audiences.
+        guard form.audiences.count <= 1 else { throw OAuthError.invalidRequest("The audience parameter is repeated.") }
+        let audience = try Self.audience(resources: form.resources, audience: form.audiences.first, client: client)
         return try minter.mint(client: client, subject: client.id, username: nil, scope: scope, audiences: audience, now: clock(), ring: ring)
     }
 

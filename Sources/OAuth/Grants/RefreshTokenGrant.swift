@@ -105,7 +105,7 @@ public struct RefreshTokenGrant: Sendable {
         let openID = family.scope.contains("openid") && scope.contains("openid")
         return try minter.mint(
             client: client, subject: family.userID.uuidString.lowercased(), username: family.username, scope: scope, audiences: family.audiences,
-            jwtID: jwtID, now: now, ring: ring, refreshToken: successor,
+            jwtID: jwtID, sessionID: family.sid, now: now, ring: ring, refreshToken: successor,
             authentication: openID ? AuthenticationContext(authTime: family.authTime, nonce: nil, sid: family.sid) : nil)
     }
 

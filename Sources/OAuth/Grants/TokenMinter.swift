@@ -7,15 +7,18 @@ public struct TokenResponse: Sendable {
     public let refreshToken: String?
     /// The OpenID Connect ID token, for OpenID grants.
     public let idToken: String?
+    /// RFC 8693 §2.2.1 `issued_token_type`, for token exchange.
+    public let issuedTokenType: String?
 
-    public init(accessToken: IssuedAccessToken, refreshToken: String? = nil, idToken: String? = nil) {
+    public init(accessToken: IssuedAccessToken, refreshToken: String? = nil, idToken: String? = nil, issuedTokenType: String? = nil) {
         self.accessToken = accessToken
         self.refreshToken = refreshToken
         self.idToken = idToken
+        self.issuedTokenType = issuedTokenType
     }
 
-    /// The response body (RFC 6749 §5.1).
-    public var json: String { accessToken.responseJSON(refreshToken: refreshToken, idToken: idToken) }
+    /// The response body (RFC 6749 §5.1, RFC 8693 §2.2.1).
+    public var json: String { accessToken.responseJSON(refreshToken: refreshToken, idToken: idToken, issuedTokenType: issuedTokenType) }
 }
 
 /// What an ID token issued with an access token says of the authentication.
@@ -46,11 +49,14 @@ public struct TokenMinter: Sendable {
 
     /// - Parameters:
     ///   - jwtID: the access token's `jti`, chosen before storage recorded it (nil: a new one).
+    ///   - sessionID: the login session the grant began in, carried by the access token (`sid`) so that
+    ///     ending the session revokes it.
     ///   - authentication: for an ID token (nil: none).
     public func mint(client: Client, subject: String, username: String?, scope: Scope, audiences: [String], jwtID: String? = nil,
-                     now: Date, ring: KeyRing, refreshToken: String? = nil, authentication: AuthenticationContext? = nil) throws -> TokenResponse {
+                     sessionID: String? = nil, now: Date, ring: KeyRing, refreshToken: String? = nil,
+                     authentication: AuthenticationContext? = nil) throws -> TokenResponse {
         let issued = try accessTokens.issue(client: client, subject: subject, scope: scope, audience: audiences, ring: ring, now: now,
-                                            jwtID: jwtID, username: username)
+                                            jwtID: jwtID, username: username, lineage: TokenLineage(sessionID: sessionID))
         var idToken: String?
         if let authentication {
             guard let key = ring.signingKey(for: client.idTokenSigningAlgorithm) else {

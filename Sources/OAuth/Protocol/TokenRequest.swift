@@ -4,13 +4,15 @@ public struct TokenRequest: Sendable, Equatable {
     public let parameters: [String: String]
     /// RFC 8707 §2: "the resource parameter ... can be used multiple times".
     public let resources: [String]
+    /// RFC 8693 §2.1: "Multiple "audience" parameters may be used"; grants that take one refuse more.
+    public let audiences: [String]
 
     /// Parameters that may appear more than once.
-    static let repeatable: Set<String> = ["resource"]
+    static let repeatable: Set<String> = ["resource", "audience"]
 
     /// Decodes an `application/x-www-form-urlencoded` body. A repeated parameter is
     /// `invalid_request` (RFC 6749 §3.2: "Request and response parameters MUST NOT be
-    /// included more than once"), except `resource`; an empty value counts as absent
+    /// included more than once"), except `resource` and `audience`; an empty value counts as absent
     /// (RFC 6749 §3.1: "Parameters sent without a value MUST be treated as if they were
     /// omitted from the request").
     public init(body: [UInt8]) throws(OAuthError) {
@@ -23,9 +25,12 @@ public struct TokenRequest: Sendable, Equatable {
         var parameters: [String: String] = [:]
         var seen = Set<String>()
         var resources: [String] = []
+        var audiences: [String] = []
         for (name, value) in pairs {
             if Self.repeatable.contains(name) {
-                if !value.isEmpty { resources.append(value) }
+                if !value.isEmpty {
+                    if name == "resource" { resources.append(value) } else { audiences.append(value) }
+                }
                 continue
             }
             guard seen.insert(name).inserted else {
@@ -35,6 +40,7 @@ public struct TokenRequest: Sendable, Equatable {
         }
         self.parameters = parameters
         self.resources = resources
+        self.audiences = audiences
     }
 
     public subscript(name: String) -> String? { parameters[name] }

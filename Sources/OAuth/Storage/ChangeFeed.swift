@@ -1,6 +1,8 @@
 /// What changed in storage, for the caches every instance keeps.
 public enum ChangeTopic: Sendable, Hashable, CaseIterable {
     case signingKeys, clients, users, revocations
+    /// Trusted external issuers (token exchange).
+    case issuers
 }
 
 /// One event of a ``ChangeFeed``.

@@ -5,9 +5,11 @@ public protocol LoginSessionStore: Sendable {
     func createSession(_ session: LoginSession, digest: [UInt8]) async throws
     /// The live session with this digest and its user; nil when unknown, ended or expired.
     func session(digest: [UInt8]) async throws -> (session: LoginSession, user: User)?
-    /// Ends the session with this digest; returns its `sid` when there was one.
+    /// Ends the session with this digest; returns its `sid` when there was one. With `revokingTokens`
+    /// (a logout, rather than a new login replacing it), every access token whose grant began in the
+    /// session is revoked with it (a ``RevokedPrincipal/session(_:)`` revocation, announced).
     @discardableResult
-    func endSession(digest: [UInt8]) async throws -> String?
+    func endSession(digest: [UInt8], revokingTokens: Bool) async throws -> String?
 }
 
 /// A pending authorization request as stored while the person signs in or consents.
@@ -57,7 +59,7 @@ public protocol UserStore: Sendable {
     func credentials(username: String) async throws -> (user: User, passwordHash: String)?
 }
 
-/// Revoked access tokens: by `jti`, and every token of a disabled or deleted client or user.
+/// Revoked access tokens: by `jti`, and every token of a disabled or deleted client or user or of an ended session.
 public protocol RevocationStore: Sendable {
     /// Revokes the access token `jti` until `expiresAt` and announces it to every instance.
     func revokeAccessToken(jti: String, expiresAt: Date, reason: String) async throws

@@ -11,8 +11,11 @@ public struct IssuedAccessToken: Sendable {
     /// - Parameters:
     ///   - refreshToken: the refresh token issued with it, if any.
     ///   - idToken: the OIDC ID token issued with it, if any.
-    public func responseJSON(refreshToken: String? = nil, idToken: String? = nil) -> String {
-        "{\"access_token\":\(JSONText.string(token)),\"token_type\":\"Bearer\",\"expires_in\":\(expiresIn),"
+    ///   - issuedTokenType: RFC 8693 §2.2.1 `issued_token_type`, for token exchange.
+    public func responseJSON(refreshToken: String? = nil, idToken: String? = nil, issuedTokenType: String? = nil) -> String {
+        "{\"access_token\":\(JSONText.string(token)),"
+            + (issuedTokenType.map { "\"issued_token_type\":\(JSONText.string($0))," } ?? "")
+            + "\"token_type\":\"Bearer\",\"expires_in\":\(expiresIn),"
             + "\"scope\":\(JSONText.string(claims.scope.description))"
             + (refreshToken.map { ",\"refresh_token\":\(JSONText.string($0))" } ?? "")
             + (idToken.map { ",\"id_token\":\(JSONText.string($0))" } ?? "") + "}"
@@ -48,13 +51,17 @@ public struct AccessTokenIssuer: Sendable {
     /// - Parameter jwtID: the token's `jti`, when the caller had to know it before issuing
     ///   (to record it atomically with what the token is issued for); else a random one.
     /// - Parameter username: the user's username, sealed into opaque tokens for introspection.
+    /// - Parameter lineage: the login session, delegation chain and ancestors of an exchanged token,
+    ///   with the latest expiry it may have and the format asked for (nil: the client's).
     public func issue(client: Client, subject: String, scope: Scope, audience: [String], ring: KeyRing, now: Date,
-                      jwtID: String? = nil, username: String? = nil) throws -> IssuedAccessToken {
+                      jwtID: String? = nil, username: String? = nil, lineage: TokenLineage = TokenLineage()) throws -> IssuedAccessToken {
         let issuedAt = Int64(now.timeIntervalSince1970.rounded(.down))
+        let expiresAt = min(issuedAt + lifetime(for: client), lineage.notAfter ?? .max)
         let claims = AccessTokenClaims(
             issuer: issuer, subject: subject, audience: audience, clientID: client.id, scope: scope,
-            issuedAt: issuedAt, expiresAt: issuedAt + lifetime(for: client), jwtID: jwtID ?? Self.newJWTID(), username: username)
-        switch client.accessTokenFormat {
+            issuedAt: issuedAt, expiresAt: expiresAt, jwtID: jwtID ?? Self.newJWTID(), username: username,
+            sessionID: lineage.sessionID, actors: lineage.actors, derivedFrom: lineage.derivedFrom)
+        switch lineage.format ?? client.accessTokenFormat {
         case .jwt:
             guard let key = ring.signingKey(for: client.signingAlgorithm) else {
                 throw OAuthError(.temporarilyUnavailable, "No signing key is available yet; try again shortly.",
@@ -64,5 +71,27 @@ public struct AccessTokenIssuer: Sendable {
         case .opaque:
             return IssuedAccessToken(token: try opaqueKeys.seal(claims), claims: claims)
         }
+    }
+}
+
+/// Where an access token comes from, beyond its client and subject: the login session its grant
+/// began in and, for a token exchanged from others (RFC 8693), its delegation chain, its ancestors,
+/// the latest it may expire and the format asked for.
+public struct TokenLineage: Sendable, Equatable {
+    public var sessionID: String?
+    public var actors: [ActorIdentity]
+    public var derivedFrom: [TokenAncestor]
+    /// The token expires at this time (seconds since the epoch) at the latest.
+    public var notAfter: Int64?
+    /// The format, when not the client's own.
+    public var format: Client.TokenFormat?
+
+    public init(sessionID: String? = nil, actors: [ActorIdentity] = [], derivedFrom: [TokenAncestor] = [], notAfter: Int64? = nil,
+                format: Client.TokenFormat? = nil) {
+        self.sessionID = sessionID
+        self.actors = actors
+        self.derivedFrom = derivedFrom
+        self.notAfter = notAfter
+        self.format = format
     }
 }

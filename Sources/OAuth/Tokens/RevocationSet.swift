@@ -1,28 +1,43 @@
-/// Whose tokens a principal revocation ends: a client's (disabled or deleted) or a user's.
+/// Whose tokens a principal revocation ends: a client's (disabled or deleted), a user's, or a login
+/// session's (ended).
 public enum RevokedPrincipal: Sendable, Hashable {
     /// Every access token issued to this client id (any subject).
     case client(String)
     /// Every access token whose `sub` is this user's subject (any client).
     case user(String)
+    /// Every access token whose grant began in this login session (`sid`), and every token exchanged from one.
+    case session(String)
 
     /// The kind as stored and announced.
     public var kind: String {
         switch self {
         case .client: "client"
         case .user: "user"
+        case .session: "session"
         }
     }
 
-    /// The client id or user subject.
+    /// The client id, user subject or session id.
     public var name: String {
         switch self {
-        case .client(let id), .user(let id): id
+        case .client(let id), .user(let id), .session(let id): id
+        }
+    }
+
+    /// The principal of a stored or announced `kind` and `name`; nil for an unknown kind.
+    public init?(kind: String, name: String) {
+        switch kind {
+        case "client": self = .client(name)
+        case "user": self = .user(name)
+        case "session": self = .session(name)
+        default: return nil
         }
     }
 }
 
 /// The revoked access tokens an instance knows, answered from memory: single tokens by `jti`,
-/// and every token of a principal issued up to a cut-off.
+/// and every token of a principal issued up to a cut-off. A token exchanged from others (RFC 8693)
+/// is revoked with any of them: it names them, with their clients and times, in `derived_from`.
 ///
 /// A principal revocation is written when a client or a user is disabled or deleted: its tokens
 /// issued at or before `issuedBefore` (seconds since the epoch) are revoked, later ones (after it
@@ -35,6 +50,8 @@ public struct RevocationSet: Sendable, Equatable {
     public var clients: [String: PrincipalCutoff] = [:]
     /// User subject → the cut-off and when the entry may be forgotten.
     public var subjects: [String: PrincipalCutoff] = [:]
+    /// Login session id → the cut-off and when the entry may be forgotten.
+    public var sessions: [String: PrincipalCutoff] = [:]
 
     public struct PrincipalCutoff: Sendable, Equatable {
         /// Tokens with `iat` at or before this are revoked.
@@ -49,15 +66,24 @@ public struct RevocationSet: Sendable, Equatable {
 
     public init() {}
 
-    /// Whether the token these claims describe is revoked.
+    /// Whether the token these claims describe is revoked: by its `jti`, its client, its user or its
+    /// login session, or because a token it was exchanged from is.
     public func isRevoked(_ claims: AccessTokenClaims) -> Bool {
         if tokens[claims.jwtID] != nil { return true }
         if let cutoff = clients[claims.clientID], claims.issuedAt <= cutoff.issuedBefore { return true }
-        if let cutoff = subjects[claims.subject], claims.issuedAt <= cutoff.issuedBefore { return true }
+        // Every token of an exchange chain has the same subject and session, and the first was issued
+        // first: the user's and the session's cut-offs are compared with its time.
+        let original = claims.originalIssuedAt
+        if let cutoff = subjects[claims.subject], original <= cutoff.issuedBefore { return true }
+        if let sid = claims.sessionID, let cutoff = sessions[sid], original <= cutoff.issuedBefore { return true }
+        for ancestor in claims.derivedFrom {
+            if let jti = ancestor.jwtID, tokens[jti] != nil { return true }
+            if let cutoff = clients[ancestor.clientID], ancestor.issuedAt <= cutoff.issuedBefore { return true }
+        }
         return false
     }
 
-    public var isEmpty: Bool { tokens.isEmpty && clients.isEmpty && subjects.isEmpty }
+    public var isEmpty: Bool { tokens.isEmpty && clients.isEmpty && subjects.isEmpty && sessions.isEmpty }
 
     public mutating func revoke(jti: String, expiresAt: Int64) {
         tokens[jti] = max(tokens[jti] ?? expiresAt, expiresAt)
@@ -71,6 +97,7 @@ public struct RevocationSet: Sendable, Equatable {
         switch principal {
         case .client(let id): clients[id] = merged(clients[id])
         case .user(let subject): subjects[subject] = merged(subjects[subject])
+        case .session(let sid): sessions[sid] = merged(sessions[sid])
         }
     }
 
@@ -80,11 +107,13 @@ public struct RevocationSet: Sendable, Equatable {
         for (jti, expiry) in other.tokens where expiry > now && tokens[jti] == nil { tokens[jti] = expiry }
         for (id, cutoff) in other.clients where cutoff.expiresAt > now { revoke(.client(id), cutoff: cutoff) }
         for (subject, cutoff) in other.subjects where cutoff.expiresAt > now { revoke(.user(subject), cutoff: cutoff) }
+        for (sid, cutoff) in other.sessions where cutoff.expiresAt > now { revoke(.session(sid), cutoff: cutoff) }
     }
 
     // MARK: - Announcements
 
-    /// The payload announcing a principal revocation: `client <cut-off> <id>` or `user <cut-off> <subject>`.
+    /// The payload announcing a principal revocation: `client <cut-off> <id>`, `user <cut-off> <subject>`
+    /// or `session <cut-off> <sid>`.
     /// A token id (base64url) never contains a space, so the two kinds of payload cannot be confused.
     public static func announcement(_ principal: RevokedPrincipal, issuedBefore: Int64) -> String {
         "\(principal.kind) \(issuedBefore) \(principal.name)"
@@ -97,11 +126,7 @@ public struct RevocationSet: Sendable, Equatable {
         let parts = payload.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
         if parts.count == 3, let issuedBefore = Int64(parts[1]), !parts[2].isEmpty {
             let cutoff = PrincipalCutoff(issuedBefore: issuedBefore, expiresAt: issuedBefore + assumedLifetime)
-            switch parts[0] {
-            case "client": revoke(.client(String(parts[2])), cutoff: cutoff)
-            case "user": revoke(.user(String(parts[2])), cutoff: cutoff)
-            default: break
-            }
+            if let principal = RevokedPrincipal(kind: String(parts[0]), name: String(parts[2])) { revoke(principal, cutoff: cutoff) }
             return
         }
         guard !payload.isEmpty, !payload.contains(" ") else { return }
