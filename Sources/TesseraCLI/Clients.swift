@@ -70,7 +70,7 @@ struct Clients: AsyncParsableCommand {
         @Option(help: "Display name.") var name: String?
         @Option(help: "confidential or public.") var type: String?
         @Option(name: .customLong("auth-method"), help: "client_secret_basic, client_secret_post, private_key_jwt or none.") var authMethod: String?
-        @Option(name: .customLong("grant-types"), help: "Space- or comma-separated: client_credentials, authorization_code, refresh_token.") var grantTypes: String?
+        @Option(name: .customLong("grant-types"), help: "Space- or comma-separated: client_credentials, authorization_code, refresh_token, urn:ietf:params:oauth:grant-type:token-exchange.") var grantTypes: String?
         @Option(name: .customLong("redirect-uris"), help: "Space-separated redirect URIs, matched exactly.") var redirectURIs: String?
         @Option(help: "Space-separated scopes the client may request.") var scopes: String?
         @Option(name: .customLong("default-scopes"), help: "Scopes granted when a request names none (default: all of --scopes).") var defaultScopes: String?
@@ -86,6 +86,12 @@ struct Clients: AsyncParsableCommand {
         @Option(name: .customLong("skip-consent"), help: "true or false: skip the consent page (first-party clients).") var skipConsent: Bool?
         @Option(name: .customLong("introspect-audiences"), help: "Space-separated audiences whose tokens this client may introspect.") var introspectAudiences: String?
         @Option(help: "The client's public JWKS for private_key_jwt: a JSON document, or @FILE.") var jwks: String?
+        @Option(name: .customLong("exchange-audiences"), help: "Space-separated audiences (URIs or names) token exchange may issue tokens for; the first is the default.")
+        var exchangeAudiences: String?
+        @Option(name: .customLong("exchange-may-impersonate"), help: "true or false (default): whether token exchange may omit the actor (impersonation) or must delegate.")
+        var exchangeMayImpersonate: Bool?
+        @Option(name: .customLong("exchange-max-depth"), help: "How many exchanges may lie behind a token this client gets, 1 (default) to 5.")
+        var exchangeMaxDepth: Int?
 
         func apply(to client: inout Client, isNew: Bool) {
             if let name { client.name = name }
@@ -153,6 +159,9 @@ struct Clients: AsyncParsableCommand {
             if let skipConsent { client.skipsConsent = skipConsent }
             if let introspectAudiences { client.introspectableAudiences = Self.list(introspectAudiences) }
             if let jwks { client.jwks = Self.loadJWKS(jwks) }
+            if let exchangeAudiences { client.exchange.audiences = Self.list(exchangeAudiences) }
+            if let exchangeMayImpersonate { client.exchange.allowsImpersonation = exchangeMayImpersonate }
+            if let exchangeMaxDepth { client.exchange.maximumDepth = exchangeMaxDepth }
         }
 
         static func list(_ text: String) -> [String] {
@@ -373,6 +382,9 @@ enum ClientDocument {
             "refresh_grace": Int(client.refreshGrace),
             "skip_consent": client.skipsConsent,
             "introspect_audiences": client.introspectableAudiences,
+            "exchange_audiences": client.exchange.audiences,
+            "exchange_may_impersonate": client.exchange.allowsImpersonation,
+            "exchange_max_depth": client.exchange.maximumDepth,
             "disabled": client.isDisabled,
             "created_at": time(client.createdAt),
             "updated_at": time(client.updatedAt),

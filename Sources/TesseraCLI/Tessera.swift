@@ -12,7 +12,7 @@ struct Tessera: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tessera",
         abstract: "Tessera: an OAuth 2.1 / OpenID Connect authorization server.",
-        subcommands: [Serve.self, Migrate.self, Dev.self, Keys.self, Clients.self, Users.self, Tokens.self, Config.self]
+        subcommands: [Serve.self, Migrate.self, Dev.self, Keys.self, Clients.self, Issuers.self, Users.self, Tokens.self, Config.self]
     )
 }
 
