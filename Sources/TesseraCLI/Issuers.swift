@@ -18,8 +18,19 @@ struct Issuers: AsyncParsableCommand {
         subcommands: [Add.self, List.self, Show.self, Update.self, Remove.self]
     )
 
-    static func store(_ options: ServerOptions) -> PostgresTrustedIssuerStore {
-        let configuration = loadConfiguration(options)
+    /// The database settings as flags (`--issuer` names the issuer being registered here, not this server).
+    struct DatabaseOptions: ParsableArguments {
+        @Option(name: settingName(\.databaseURL), help: settingHelp(\.databaseURL))
+        var databaseURL: String?
+
+        @Option(name: settingName(\.logLevel), help: settingHelp(\.logLevel))
+        var logLevel: String?
+
+        var arguments: [String] { settingArguments([(\.databaseURL, databaseURL), (\.logLevel, logLevel)]) }
+    }
+
+    static func store(_ options: DatabaseOptions) -> PostgresTrustedIssuerStore {
+        let configuration = loadConfiguration(arguments: options.arguments)
         return PostgresTrustedIssuerStore(pool: PostgresPool(configuration: databaseConfiguration(configuration), size: 1))
     }
 
@@ -91,7 +102,7 @@ struct Issuers: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Trust an external issuer's JWTs for token exchange.",
             discussion: "Example: tessera issuers add --issuer https://idp.example.com --jwks-uri https://idp.example.com/jwks --audiences gateway")
-        @OptionGroup var options: ServerOptions
+        @OptionGroup var options: DatabaseOptions
         @Option(help: "The issuer identifier, exactly as its tokens' iss says.") var issuer: String
         @OptionGroup var settings: Settings
         @Flag(help: "Print JSON.") var json = false
@@ -111,7 +122,7 @@ struct Issuers: AsyncParsableCommand {
 
     struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Change a trusted issuer (new keys, audiences or prefix); options not given stay as they are.")
-        @OptionGroup var options: ServerOptions
+        @OptionGroup var options: DatabaseOptions
         @Argument(help: "The issuer identifier.") var issuer: String
         @OptionGroup var settings: Settings
         @Flag(help: "Print JSON.") var json = false
@@ -132,7 +143,7 @@ struct Issuers: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the trusted issuers.")
-        @OptionGroup var options: ServerOptions
+        @OptionGroup var options: DatabaseOptions
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
@@ -152,7 +163,7 @@ struct Issuers: AsyncParsableCommand {
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one trusted issuer.")
-        @OptionGroup var options: ServerOptions
+        @OptionGroup var options: DatabaseOptions
         @Argument(help: "The issuer identifier.") var issuer: String
         @Flag(help: "Print JSON.") var json = false
 
@@ -168,7 +179,7 @@ struct Issuers: AsyncParsableCommand {
 
     struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Stop trusting an issuer (at once, on every instance).")
-        @OptionGroup var options: ServerOptions
+        @OptionGroup var options: DatabaseOptions
         @Argument(help: "The issuer identifier.") var issuer: String
 
         func run() async throws {

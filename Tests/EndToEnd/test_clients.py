@@ -149,7 +149,8 @@ class ShortPrivateKeyJWT(PrivateKeyJWT):
 def test_discovery_lists_the_token_endpoint_and_its_methods(tessera):
     document = requests.get(tessera.base + "/.well-known/openid-configuration", timeout=5).json()
     assert document["token_endpoint"] == tessera.issuer + "/token"
-    assert set(document["grant_types_supported"]) == {"authorization_code", "client_credentials", "refresh_token"}
+    assert set(document["grant_types_supported"]) == {"authorization_code", "client_credentials", "refresh_token",
+                                                      "urn:ietf:params:oauth:grant-type:token-exchange"}
     # "none": public clients (PKCE) identify themselves with client_id alone.
     assert set(document["token_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post", "private_key_jwt",
                                                                       "none"}
