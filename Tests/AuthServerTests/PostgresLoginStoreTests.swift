@@ -1,7 +1,7 @@
 import Foundation
 import OAuth
 import Postgres
-import PostgresStorage
+@testable import PostgresStorage
 import Testing
 
 @Suite(.enabled(if: ProcessInfo.processInfo.environment["PGHOST"] != nil, "needs PostgreSQL (make test provides one)"))
@@ -101,9 +101,9 @@ struct PostgresLoginStoreTests {
         let bob = try await fixture.makeUser("bob")
         try await fixture.store.createSession(session(fixture, user: bob), digest: Self.hash(bobSecret))
 
-        #expect(try await fixture.store.endSession(digest: Self.hash(firstSecret)) == first.sid)
+        #expect(try await fixture.store.endSession(digest: Self.hash(firstSecret), revokingTokens: false) == first.sid)
         #expect(try await fixture.store.session(digest: Self.hash(firstSecret)) == nil)
-        #expect(try await fixture.store.endSession(digest: Self.hash(firstSecret)) == nil)
+        #expect(try await fixture.store.endSession(digest: Self.hash(firstSecret), revokingTokens: true) == nil)
         #expect(try await fixture.store.session(digest: Self.hash(secondSecret)) != nil)
 
         try await fixture.store.createSession(session(fixture), digest: Self.hash(firstSecret + "again"))
@@ -112,6 +112,50 @@ struct PostgresLoginStoreTests {
         #expect(try await fixture.store.session(digest: Self.hash(firstSecret + "again")) == nil)
         #expect(try await fixture.store.session(digest: Self.hash(bobSecret))?.user.username == "bob")
         #expect(try await fixture.store.endSessions(userID: fixture.user.id) == 0)
+        await fixture.database.drop()
+    }
+
+    @Test("A logout revokes the session's access tokens and what was exchanged from them; a login replacing the session does not")
+    func sessionRevocation() async throws {
+        let fixture = try await Fixture.make()
+        let replaced = session(fixture), loggedOut = session(fixture)
+        let replacedSecret = LoginSession.newSecret(), loggedOutSecret = LoginSession.newSecret()
+        try await fixture.store.createSession(replaced, digest: Self.hash(replacedSecret))
+        try await fixture.store.createSession(loggedOut, digest: Self.hash(loggedOutSecret))
+        let now = Int64(Date().timeIntervalSince1970)
+        func token(_ sid: String, jti: String = "t", derivedFrom: [TokenAncestor] = []) -> AccessTokenClaims {
+            AccessTokenClaims(issuer: "https://as.example", subject: fixture.user.subject, audience: ["https://api.example.com"], clientID: "web",
+                              scope: Scope(["openid"]), issuedAt: now, expiresAt: now + 600, jwtID: jti, sessionID: sid, derivedFrom: derivedFrom)
+        }
+        try await fixture.store.endSession(digest: Self.hash(replacedSecret), revokingTokens: false)
+        #expect(try await fixture.store.isAccessTokenRevoked(token(replaced.sid)) == false)
+        try await fixture.store.endSession(digest: Self.hash(loggedOutSecret), revokingTokens: true)
+        #expect(try await fixture.store.isAccessTokenRevoked(token(loggedOut.sid)))
+        let exchanged = token(loggedOut.sid, jti: "x", derivedFrom: [TokenAncestor(jwtID: "t", clientID: "web", issuedAt: now)])
+        #expect(try await fixture.store.isAccessTokenRevoked(exchanged))
+        let loaded = try await fixture.store.unexpiredRevocations()
+        #expect(loaded.sessions[loggedOut.sid] != nil && loaded.sessions[replaced.sid] == nil)
+        #expect(loaded.isRevoked(exchanged) && !loaded.isRevoked(token(replaced.sid)))
+        await fixture.database.drop()
+    }
+
+    @Test("A token exchanged from others is revoked with any of them: by jti, or by the cut-off of an ancestor's client")
+    func derivedRevocation() async throws {
+        let fixture = try await Fixture.make()
+        let now = Int64(Date().timeIntervalSince1970)
+        let lineage = [TokenAncestor(jwtID: "root", clientID: "web", issuedAt: now - 5), TokenAncestor(jwtID: "middle", clientID: "gateway", issuedAt: now - 2)]
+        let exchanged = AccessTokenClaims(issuer: "https://as.example", subject: fixture.user.subject, audience: ["https://b.example"],
+                                          clientID: "orders", scope: Scope(["read"]), issuedAt: now, expiresAt: now + 60, jwtID: "leaf",
+                                          derivedFrom: lineage)
+        #expect(try await fixture.store.isAccessTokenRevoked(exchanged) == false)
+        try await fixture.store.revokeAccessToken(jti: "middle", expiresAt: Self.time(600), reason: "test")
+        #expect(try await fixture.store.isAccessTokenRevoked(exchanged))
+        var other = exchanged
+        other.derivedFrom = [TokenAncestor(jwtID: "root2", clientID: "web", issuedAt: now - 5)]
+        other.jwtID = "leaf2"
+        #expect(try await fixture.store.isAccessTokenRevoked(other) == false)
+        try await fixture.store.pool.storageTransaction { connection in try PostgresLoginStore.revoke(.client("web"), reason: "test", connection) }
+        #expect(try await fixture.store.isAccessTokenRevoked(other), "the original token's client was disabled")
         await fixture.database.drop()
     }
 

@@ -68,3 +68,70 @@ import Testing
         #expect(loaded.clients["c"]?.issuedBefore == 90)
     }
 }
+
+@Suite struct RevocationSetExchangeTests {
+    static func exchanged(jti: String = "leaf", client: String = "orders", subject: String = "5d1c8f0e-1111-4222-8333-444455556666",
+                          issuedAt: Int64 = 1_100, sid: String? = "s1") -> AccessTokenClaims {
+        AccessTokenClaims(issuer: "https://as.example", subject: subject, audience: ["https://b.example"], clientID: client, scope: Scope(["read"]),
+                          issuedAt: issuedAt, expiresAt: issuedAt + 60, jwtID: jti, sessionID: sid,
+                          actors: [ActorIdentity(subject: "orders"), ActorIdentity(subject: "gateway")],
+                          derivedFrom: [TokenAncestor(jwtID: "root", clientID: "web", issuedAt: 1_000),
+                                        TokenAncestor(jwtID: "middle", clientID: "gateway", issuedAt: 1_050)])
+    }
+
+    @Test("A token exchanged from others is revoked when any token of its chain is revoked by jti")
+    func byAncestorJTI() {
+        for jti in ["root", "middle", "leaf"] {
+            var set = RevocationSet()
+            set.revoke(jti: jti, expiresAt: 5_000)
+            #expect(set.isRevoked(Self.exchanged()), "revoking \(jti)")
+        }
+        var set = RevocationSet()
+        set.revoke(jti: "unrelated", expiresAt: 5_000)
+        #expect(!set.isRevoked(Self.exchanged()))
+    }
+
+    @Test("The client cut-off of any ancestor's client revokes the exchanged token, compared with that ancestor's iat")
+    func byAncestorClient() {
+        var set = RevocationSet()
+        set.revoke(.client("gateway"), cutoff: .init(issuedBefore: 1_050, expiresAt: 90_000))
+        #expect(set.isRevoked(Self.exchanged()))
+        var later = RevocationSet()
+        later.revoke(.client("gateway"), cutoff: .init(issuedBefore: 1_049, expiresAt: 90_000))
+        #expect(!later.isRevoked(Self.exchanged()), "the gateway's token was issued after the cut-off")
+    }
+
+    @Test("Ending the session, or disabling the user, revokes the chain from the original token's time")
+    func bySessionAndUser() {
+        var set = RevocationSet()
+        set.revoke(.session("s1"), cutoff: .init(issuedBefore: 1_000, expiresAt: 90_000))
+        #expect(set.isRevoked(Self.exchanged()), "the original token was issued in the session before it ended")
+        #expect(!set.isRevoked(Self.exchanged(sid: "s2")))
+        var user = RevocationSet()
+        user.revoke(.user("5d1c8f0e-1111-4222-8333-444455556666"), cutoff: .init(issuedBefore: 1_000, expiresAt: 90_000))
+        #expect(user.isRevoked(Self.exchanged()))
+    }
+
+    @Test("Session revocations are announced, merged and survive a reload like the others")
+    func sessionAnnouncements() {
+        var set = RevocationSet()
+        set.apply(announcement: RevocationSet.announcement(.session("a b"), issuedBefore: 1_000), now: 1_000, assumedLifetime: 86_460)
+        #expect(set.sessions["a b"]?.issuedBefore == 1_000)
+        var reloaded = RevocationSet()
+        reloaded.merge(set, now: 1_001)
+        #expect(reloaded.isRevoked(Self.exchanged(sid: "a b")))
+        #expect(RevokedPrincipal(kind: "session", name: "x") == .session("x") && RevokedPrincipal(kind: "other", name: "x") == nil)
+    }
+
+    @Test("act and derived_from survive the claims' JSON, and a malformed one makes the claims unreadable")
+    func claimsRoundTrip() {
+        let claims = Self.exchanged()
+        #expect(AccessTokenClaims.parse(json: Array(claims.json().utf8)) == claims)
+        #expect(claims.json().contains("\"act\":{\"sub\":\"orders\",\"act\":{\"sub\":\"gateway\"}}"))
+        for bad in ["\"act\":\"x\"", "\"act\":{\"iss\":\"i\"}", "\"derived_from\":{}", "\"derived_from\":[{\"jti\":1,\"client_id\":\"c\",\"iat\":1}]",
+                    "\"sid\":3"] {
+            let json = "{\"iss\":\"i\",\"sub\":\"s\",\"aud\":\"a\",\"exp\":2,\"iat\":1,\"jti\":\"j\",\"client_id\":\"c\",\"scope\":\"\",\(bad)}"
+            #expect(AccessTokenClaims.parse(json: Array(json.utf8)) == nil, "\(bad)")
+        }
+    }
+}
