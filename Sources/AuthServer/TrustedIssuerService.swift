@@ -8,7 +8,7 @@ import Synchronization
 /// Registrations are loaded at start and again whenever one changes (`NOTIFY tessera_issuers`) or the
 /// change feed reconnects. Keys registered from a file come with the registration; keys published at a
 /// JWKS URI are fetched at load, every ``refreshInterval``, and again when a token names a key id the
-/// issuer's set lacks (a rotation), at most once per ``refetchInterval``. While a fetch fails, the keys
+/// issuer's set lacks (a rotation), at most once per ``refetchInterval`` (30 s). While a fetch fails, the keys
 /// fetched before keep answering. Exchanges never wait on the database or on a fetch longer than the
 /// fetcher's bounds.
 final class TrustedIssuerService: TrustedIssuerDirectory {
@@ -23,7 +23,7 @@ final class TrustedIssuerService: TrustedIssuerDirectory {
     /// How often published keys are fetched again.
     static let refreshInterval: Duration = .seconds(300)
     /// Bounds the fetches an unknown key id can cause: at most one per issuer in this period.
-    static let refetchInterval: Duration = .seconds(30)
+    let refetchInterval: Duration
     /// How often registrations are read again, in case a notification was lost.
     static let reloadInterval: Duration = .seconds(60)
 
@@ -40,8 +40,9 @@ final class TrustedIssuerService: TrustedIssuerDirectory {
     }
 
     init(store: any TrustedIssuerStore, fetcher: any JWKSFetching = URLSessionJWKSFetcher(), feed: (any ChangeFeed)?, logger: Logger,
-         metrics: Metrics? = nil) {
+         metrics: Metrics? = nil, refetchInterval: Duration = .seconds(30)) {
         self.store = store
+        self.refetchInterval = refetchInterval
         self.fetcher = fetcher
         self.logger = logger
         self.metrics = metrics
@@ -89,7 +90,7 @@ final class TrustedIssuerService: TrustedIssuerDirectory {
         let now = ContinuousClock.now
         let uri: String? = state.withLock { state in
             guard var entry = state.entries[issuer], let uri = entry.registration.jwksURI else { return nil }
-            if !force, let last = entry.lastFetch, now - last < Self.refetchInterval { return nil }
+            if !force, let last = entry.lastFetch, now - last < refetchInterval { return nil }
             entry.lastFetch = now
             state.entries[issuer] = entry
             return uri

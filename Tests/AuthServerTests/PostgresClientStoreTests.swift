@@ -8,11 +8,14 @@ import Testing
 @Suite(.enabled(if: ProcessInfo.processInfo.environment["PGHOST"] != nil, "needs PostgreSQL (make test provides one)"))
 struct PostgresClientStoreTests {
     static func client(_ id: String = "billing") -> Client {
-        Client(id: id, name: "Billing", type: .confidential, authMethod: .clientSecretBasic, grantTypes: [.clientCredentials, .authorizationCode],
-               redirectURIs: ["https://app.example/cb"], allowedScopes: Scope(["invoices:read", "invoices:write"]),
-               defaultScopes: Scope(["invoices:read"]), audiences: ["https://api.example.com"], accessTokenFormat: .opaque,
-               accessTokenLifetime: 300, signingAlgorithm: .rs256, skipsConsent: true, introspectableAudiences: ["https://api.example.com"],
-               createdAt: Date(), updatedAt: Date())
+        var client = Client(
+            id: id, name: "Billing", type: .confidential, authMethod: .clientSecretBasic, grantTypes: [.clientCredentials, .authorizationCode, .tokenExchange],
+            redirectURIs: ["https://app.example/cb"], allowedScopes: Scope(["invoices:read", "invoices:write"]),
+            defaultScopes: Scope(["invoices:read"]), audiences: ["https://api.example.com"], accessTokenFormat: .opaque,
+            accessTokenLifetime: 300, signingAlgorithm: .rs256, skipsConsent: true, introspectableAudiences: ["https://api.example.com"],
+            createdAt: Date(), updatedAt: Date())
+        client.exchange = TokenExchangePolicy(audiences: ["https://orders.internal", "orders"], allowsImpersonation: true, maximumDepth: 3)
+        return client
     }
 
     @Test("A registration round-trips through PostgreSQL; a second one with the same id is refused")
@@ -67,9 +70,11 @@ struct PostgresClientStoreTests {
         var changed = Self.client()
         changed.name = "Billing v2"
         changed.audiences = ["https://api.example.com", "https://b.example"]
+        changed.exchange = TokenExchangePolicy(audiences: ["https://payments.internal"], allowsImpersonation: false, maximumDepth: 1)
         try await store.update(changed)
         #expect(await nextAbout("billing", &events) == .notification(channel: PostgresClientStore.channel, payload: "billing"))
         #expect(try await store.client(id: "billing")?.audiences == ["https://api.example.com", "https://b.example"])
+        #expect(try await store.client(id: "billing")?.exchange == changed.exchange)
         try await store.setDisabled(id: "billing", true)
         #expect(await nextAbout("billing", &events) == .notification(channel: PostgresClientStore.channel, payload: "billing"))
         #expect(try await store.client(id: "billing")?.isDisabled == true)
