@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # client_credentials issuance at POST /token: Tessera with ES256 JWTs, RS256 JWTs and opaque tokens,
-# measured with wrk on loopback next to two references taken in the same run:
+# and token exchanges (RFC 8693: a gateway swaps a token for a delegated ES256 JWT, with JWT and with
+# opaque subject and actor tokens), measured with wrk on loopback next to two references taken in the
+# same run:
 #   - `openssl speed -multi 2 rsa2048 ecdsap256`: the two-core signing rates (RSA-2048 is the
 #     ceiling for RS256 issuance);
 #   - the glewlwyd peer of $PEER_DIR (default ../shared/peers/glewlwyd, see its README), driven by
@@ -30,11 +32,12 @@ max_other=${BENCH_TOKEN_MAX_OTHER:-25}   # core-% used by other jobs during a ru
 # check_token NAME URL BASIC EXPECTED: a few sequential requests that must each answer 200 with a
 # Bearer token for scope "bench" of the expected kind (ES256, RS256 or opaque). They also warm up
 # the server (Tessera: the first request of a client costs one Argon2id verification).
+# With BENCH_BODY set, that body is posted instead (a token exchange).
 check_token() {
     local name=$1 url=$2 auth=$3 expected=$4 i
     for i in 1 2 3; do
         curl -sS -o "$work/$name.body" -w '%{http_code}' -H "Authorization: Basic $auth" \
-            -d grant_type=client_credentials -d scope=bench "$url" >"$work/$name.status"
+            --data-raw "${BENCH_BODY:-grant_type=client_credentials&scope=bench}" "$url" >"$work/$name.status"
         python3 - "$name" "$expected" "$(cat "$work/$name.status")" "$work/$name.body" <<'PY'
 import base64, json, sys
 name, expected, status, path = sys.argv[1:]
@@ -99,6 +102,23 @@ for kind in es256:jwt:ES256 rs256:jwt:RS256 opaque:opaque:ES256; do
     expected=$([ "$format" = opaque ] && echo opaque || echo "$alg")
     measure "tessera_$name" "http://127.0.0.1:$port/token" "$(basic "bench-$name" "$secret")" "$expected"
 done
+# Token exchange: a gateway exchanges a token issued to it for a delegated ES256 JWT for a service,
+# naming itself as the actor with its own token. Subject and actor tokens as JWTs (two ES256
+# verifications per exchange) and as opaque tokens (two AES-GCM openings).
+for kind in jwt:jwt opaque:opaque; do
+    IFS=: read -r name format <<<"$kind"
+    secret=$(TESSERA_KEYS_DIR="$work/keys" "$TESSERA_BIN" clients create --id "bench-gateway-$name" \
+        --grant-types "client_credentials urn:ietf:params:oauth:grant-type:token-exchange" --scopes bench \
+        --audiences https://gateway.bench.example --exchange-audiences https://orders.bench.example \
+        --auth-method client_secret_basic --token-format "$format" --signing-alg ES256 --json \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
+    auth=$(basic "bench-gateway-$name" "$secret")
+    own=$(curl -sS -H "Authorization: Basic $auth" -d grant_type=client_credentials -d scope=bench "http://127.0.0.1:$port/token" \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+    export BENCH_BODY="grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token=$own&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token&actor_token=$own&actor_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token&requested_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Ajwt&scope=bench&resource=https%3A%2F%2Forders.bench.example"
+    measure "tessera_exchange_$name" "http://127.0.0.1:$port/token" "$auth" ES256
+    unset BENCH_BODY
+done
 kill -0 "$tessera_pid" 2>/dev/null || { cat "$work/tessera.log" >&2; echo "tessera exited during the bench" >&2; exit 1; }
 echo "tessera peak RSS: $(peak_rss_mb "$tessera_pid") MiB"
 result rss_peak_token_mb "$(peak_rss_mb "$tessera_pid")"
@@ -143,6 +163,7 @@ if set(sign) != {"rsa2048", "ecdsap256"}:
     sys.exit(f"could not read the signing rates from openssl speed:\n{open(openssl_path).read()}")
 
 labels = {"tessera_es256": "tessera ES256 JWT", "tessera_rs256": "tessera RS256 JWT", "tessera_opaque": "tessera opaque",
+          "tessera_exchange_jwt": "exchange, JWT in", "tessera_exchange_opaque": "exchange, opaque in",
           "peer_es256": "glewlwyd ES256 JWT", "peer_rs256": "glewlwyd RS256 JWT"}
 print(f"\nPOST /token client_credentials (client_secret_basic), wrk -t{threads} -c{connections} -d{duration}s, "
       f"and -t1 -c1 -d{single}s, loopback")
@@ -177,6 +198,9 @@ print()
 ratio("tessera RS256 / openssl rsa2048 two-core sign/s", rps["tessera_rs256"] / sign["rsa2048"], 0.7)
 ratio("tessera ES256 / openssl ecdsap256 two-core sign/s", rps["tessera_es256"] / sign["ecdsap256"], 0.25)
 print(f"{'tessera ES256 / 10.3 k/s (the rate when the goal was set)':<62}{rps['tessera_es256'] / 10300:>7.2f}  (goal 2.5 on the same machine)")
+# Issue 17 item 8: exchanges per second next to client_credentials, both issuing ES256 JWTs.
+ratio("token exchange (JWT subject and actor) / client_credentials ES256", rps["tessera_exchange_jwt"] / rps["tessera_es256"], 0.7)
+ratio("token exchange (opaque subject and actor) / client_credentials ES256", rps["tessera_exchange_opaque"] / rps["tessera_es256"])
 if results_path:
     with open(results_path, "a") as out:
         for name, r in headline.items():

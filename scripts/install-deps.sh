@@ -12,7 +12,8 @@ set -euo pipefail
 mode=${1:-run}
 here=$(cd "$(dirname "$0")/.." && pwd)
 
-packages=(pkg-config libssl-dev libpq-dev libargon2-dev postgresql)
+# libcurl4: Foundation's URLSession (fetching trusted issuers' JWKS) links it.
+packages=(pkg-config libssl-dev libpq-dev libargon2-dev libcurl4 postgresql)
 case "$mode" in
     run) ;;
     test|ha)

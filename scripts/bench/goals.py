@@ -39,6 +39,7 @@ goals = [
     ("client_credentials ES256 / openssl speed -multi 2 ecdsap256", ratio("token_es256_rps", "openssl_multi2_ecdsap256_sign"), ">=", 0.25),
     ("client_credentials RS256 / openssl speed -multi 2 rsa2048", ratio("token_rs256_rps", "openssl_multi2_rsa2048_sign"), ">=", 0.7),
     ("refresh rotation / pgbench, same statements", ratio("refresh_rps", "refresh_pgbench_tps"), ">=", 0.8),
+    ("token exchange (issue 17) / client_credentials, ES256 JWTs", ratio("token_exchange_jwt_rps", "token_es256_rps"), ">=", 0.7),
     ("peak RSS during the run, every server (MiB)", max(rss_peaks.values()) if rss_peaks else None, "<", 64),
     (f"RSS with {int(idle_held) if idle_held else 10000} idle keep-alive connections (MiB)", figures.get("rss_idle_connections_mb"), "<", 256),
 ]
