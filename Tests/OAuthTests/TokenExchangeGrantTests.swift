@@ -333,6 +333,28 @@ struct ExchangeFixture {
         #expect(try fixture.claims(asJWT.response.accessToken.token).actors == [ActorIdentity(subject: "gateway")])
     }
 
+    @Test("A token verified once is served from the cache only while unexpired and while its key is still published")
+    func verifiedCache() async throws {
+        let fixture = try ExchangeFixture()
+        let subject = try fixture.userToken()
+        let actor = try fixture.ownToken(fixture.gateway)
+        _ = try await fixture.exchange(try fixture.request(subject: subject.token, actor: actor))
+        _ = try await fixture.exchange(try fixture.request(subject: subject.token, actor: actor))
+        let rsa = try #require(TestKeys.rsa)
+        // The ES256 key is retired at once (removed from the JWKS): its tokens are refused even though they were cached.
+        let withoutEC = KeyRing(signingKeys: [.rs256: rsa], publishedKeys: [rsa.verificationKey], jwks: JWKS(keys: [rsa.publicJWK]))
+        let error = await grantError { _ = try await fixture.grant.exchange(try fixture.request(subject: subject.token, actor: actor), client: fixture.gateway, ring: withoutEC) }
+        #expect(error?.code == .invalidRequest)
+        let cache = VerifiedTokenCache(capacity: 2)
+        let digest = VerifiedTokenCache.digest(subject.token)
+        cache.insert(digest: digest, claims: subject.claims, keyID: "k", now: 0)
+        #expect(cache.claims(digest: digest, now: subject.claims.expiresAt, publishedKeys: fixture.grants.ring.publishedKeys) == nil, "expired")
+        cache.insert(digest: [1], claims: subject.claims, keyID: nil, now: 0)
+        cache.insert(digest: [2], claims: subject.claims, keyID: nil, now: 0)
+        #expect(cache.claims(digest: [2], now: subject.claims.issuedAt, publishedKeys: []) != nil, "opaque entries need no key")
+        #expect(cache.claims(digest: digest, now: subject.claims.issuedAt, publishedKeys: fixture.grants.ring.publishedKeys) == nil, "evicted at capacity")
+    }
+
     @Test("Exchange policies are checked at registration")
     func registration() {
         var client = ExchangeFixture.clientTemplate

@@ -6,21 +6,25 @@ import JOSE
 public struct LocalTokenValidator: ExchangeTokenValidator {
     public let verifier: AccessTokenVerifier
     public let revocations: any RevocationChecking
+    /// Access tokens whose signature or seal was already checked.
+    public let verified: VerifiedTokenCache
 
-    public init(verifier: AccessTokenVerifier, revocations: any RevocationChecking) {
+    public init(verifier: AccessTokenVerifier, revocations: any RevocationChecking, verified: VerifiedTokenCache = VerifiedTokenCache()) {
         self.verifier = verifier
         self.revocations = revocations
+        self.verified = verified
     }
 
     public func validate(_ presented: PresentedToken, context: ExchangeContext) async throws -> ValidatedToken? {
         let token = presented.token
         if token.hasPrefix(OpaqueAccessToken.prefix) {
-            return try await accessToken(presented, context: context)
+            return try await accessToken(presented, context: context, keyID: nil)
         }
         // Only a JWT that says it is ours is checked here; its signature decides whether it is.
         guard let unverified = UnverifiedJWT(token), unverified.claims["iss"]?.stringValue == verifier.issuer else { return nil }
         if unverified.header["typ"]?.stringValue == JWTAccessToken.type || unverified.header["typ"]?.stringValue == "application/at+jwt" {
-            return try await accessToken(presented, context: context)
+            // JWS.verify picks the key by kid alone, so the header's kid names the key that verifies it.
+            return try await accessToken(presented, context: context, keyID: unverified.header["kid"]?.stringValue)
         }
         return try await idToken(presented, context: context)
     }
@@ -30,12 +34,22 @@ public struct LocalTokenValidator: ExchangeTokenValidator {
     /// §2.1 leaves to the server "the appropriate policy" on who may exchange a token); as an actor it
     /// must be the client's own, so that no client can name another party as the actor with a token
     /// it merely obtained.
-    private func accessToken(_ presented: PresentedToken, context: ExchangeContext) async throws -> ValidatedToken {
-        guard presented.type == .accessToken || (presented.type == .jwt && !presented.token.hasPrefix(OpaqueAccessToken.prefix)) else {
+    private func accessToken(_ presented: PresentedToken, context: ExchangeContext, keyID: String?) async throws -> ValidatedToken {
+        let isOpaque = presented.token.hasPrefix(OpaqueAccessToken.prefix)
+        guard presented.type == .accessToken || (presented.type == .jwt && !isOpaque) else {
             throw presented.refused("an access token presented as \(presented.type.rawValue)")
         }
-        guard let claims = verifier.verify(presented.token, keys: context.ring.publishedKeys, now: context.now) else {
-            throw presented.refused("signature, seal, issuer or expiry")
+        let digest = VerifiedTokenCache.digest(presented.token)
+        let claims: AccessTokenClaims
+        if let known = verified.claims(digest: digest, now: context.now, publishedKeys: context.ring.publishedKeys) {
+            claims = known
+        } else {
+            guard let checked = verifier.verify(presented.token, keys: context.ring.publishedKeys, now: context.now) else {
+                throw presented.refused("signature, seal, issuer or expiry")
+            }
+            claims = checked
+            // A JWT without a kid is not kept: nothing would tie it to the key that verified it.
+            if isOpaque || keyID != nil { verified.insert(digest: digest, claims: claims, keyID: isOpaque ? nil : keyID, now: context.now) }
         }
         let client = context.client
         switch presented.role {
