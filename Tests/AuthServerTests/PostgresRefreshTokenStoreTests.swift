@@ -198,9 +198,13 @@ struct PostgresJanitorTests {
 
         // Another instance holds the lock: this one skips its turn and deletes nothing.
         let holder = try PostgresConnection.connect(fixture.database.configuration)
-        try holder.query("SELECT pg_advisory_lock(\(PostgresJanitor.lockID))")
+        try holder.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_lock(\(PostgresJanitor.lockKey))"))
         #expect(try await PostgresJanitor(pool: pool, batchSize: 2).sweep() == nil)
-        try holder.query("SELECT pg_advisory_unlock(\(PostgresJanitor.lockID))")
+        // A deployment in another schema of the same database holds its own lock: no effect here.
+        try holder.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_unlock(\(PostgresJanitor.lockKey))"))
+        let elsewhere = try PostgresConnection.connect(.environment())
+        try elsewhere.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_lock(\(PostgresJanitor.lockKey))"))
+        defer { withExtendedLifetime(elsewhere) {} }
 
         let deleted = try #require(try await PostgresJanitor(pool: pool, batchSize: 2).sweep())
         #expect(deleted["refresh_token_families"] == 2, "the expired one and the one revoked two days ago")
