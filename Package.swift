@@ -23,7 +23,7 @@ let package = Package(
         .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
 
         .target(name: "TLS", dependencies: ["CLibSSL"]),
-        .target(name: "HTTPServer", dependencies: ["CSystemShims"]),
+        .target(name: "HTTPServer", dependencies: ["CSystemShims", "TLS"]),
         .target(name: "Postgres", dependencies: ["CLibPQ"]),
         .target(name: "JOSE", dependencies: ["COpenSSL"]),
         .target(name: "PasswordHashing", dependencies: ["CArgon2"]),
@@ -46,7 +46,7 @@ let package = Package(
         .executableTarget(name: "TesseraBench", dependencies: ["JOSE"]),
 
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS"]),
         .testTarget(name: "PostgresIntegrationTests", dependencies: ["Postgres"]),
         .testTarget(name: "JOSETests", dependencies: ["JOSE"]),
         .testTarget(name: "PasswordHashingTests", dependencies: ["PasswordHashing"]),

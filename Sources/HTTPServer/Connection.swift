@@ -20,6 +20,8 @@ final class Connection {
     let remotePort: UInt16
 
     var parser: HTTPRequestParser
+    /// The TLS session on a TLS listener (nil: plain HTTP).
+    var tls: TLSConnection?
     /// Received bytes not yet consumed by the parser, from `inboundStart`.
     var inbound: [UInt8] = []
     var inboundStart = 0

@@ -1,6 +1,19 @@
 /// Reading, parsing, dispatching and writing for one connection, on the loop thread.
 extension EventLoop {
     func handleEvent(_ events: UInt32, on connection: Connection) {
+        if let tls = connection.tls {
+            if tls.isHandshaking {
+                guard !advanceHandshake(connection, tls) else { return }
+                // Application data may have arrived with the client's Finished.
+                readAvailable(connection)
+                if !connection.isClosed { flush(connection) }
+                return
+            }
+            // The session waits for the opposite readiness of the operation it interrupted.
+            if tls.readWantsWrite && events & System.epollOut != 0 { readAvailable(connection) }
+            if tls.writeWantsRead && events & System.epollIn != 0 && !connection.isClosed { flush(connection) }
+            if connection.isClosed { return }
+        }
         if events & System.epollIn != 0 {
             readAvailable(connection)
         } else if events & (System.epollError | System.epollHangUp) != 0 {
@@ -13,7 +26,7 @@ extension EventLoop {
     }
 
     private func readAvailable(_ connection: Connection) {
-        switch System.read(connection.fd, into: readBuffer) {
+        switch receive(connection) {
         case .bytes(let count):
             if connection.isLingering {
                 // Discarding input so the client can read the last response; see `lingeringClose`.
@@ -140,7 +153,8 @@ extension EventLoop {
             headers: head.headers,
             body: parsed.body,
             remoteAddress: connection.remoteAddress,
-            remotePort: connection.remotePort
+            remotePort: connection.remotePort,
+            clientCertificate: connection.tls?.session.clientCertificate
         )
         let responder = self.responder
         let counters = self.counters
@@ -182,7 +196,7 @@ extension EventLoop {
         }
         if connection.hasUnsentOutput {
             let result = connection.outbound.withUnsafeBytes { bytes in
-                System.send(connection.fd, UnsafeRawBufferPointer(rebasing: bytes[connection.outboundSent...]))
+                transmit(connection, UnsafeRawBufferPointer(rebasing: bytes[connection.outboundSent...]))
             }
             switch result {
             case .wrote(let count):
@@ -223,6 +237,7 @@ extension EventLoop {
             close(connection)
             return
         }
+        sendCloseNotify(connection)
         System.shutdownWrite(connection.fd)
         connection.isLingering = true
         connection.lingerDeadline = now &+ lingeringCloseNanoseconds
@@ -246,6 +261,7 @@ extension EventLoop {
                 && connection.inbound.count - connection.inboundStart < Self.maximumBufferedInputBytes(limits)
             if wantsRead { wanted |= System.epollIn }
             if connection.hasUnsentOutput { wanted |= System.epollOut }
+            wanted |= tlsInterest(connection)
         }
         if wanted != connection.registeredEvents {
             connection.registeredEvents = wanted

@@ -77,6 +77,7 @@ final class EventLoop: @unchecked Sendable {
     let keepAliveIdleNanoseconds: UInt64
     let writeNanoseconds: UInt64
     let lingeringCloseNanoseconds: UInt64
+    let tlsHandshakeNanoseconds: UInt64
 
     init(configuration: HTTPServerConfiguration, responder: any HTTPResponder, log: (@Sendable (String) -> Void)?, counters: ServerCounters, listenFD: Int32) throws(HTTPServerError) {
         self.configuration = configuration
@@ -109,6 +110,7 @@ final class EventLoop: @unchecked Sendable {
         keepAliveIdleNanoseconds = Self.nanoseconds(timeouts.keepAliveIdle)
         writeNanoseconds = Self.nanoseconds(timeouts.write)
         lingeringCloseNanoseconds = Self.nanoseconds(timeouts.lingeringClose)
+        tlsHandshakeNanoseconds = Self.nanoseconds(timeouts.tlsHandshake)
     }
 
     deinit {
@@ -258,6 +260,14 @@ final class EventLoop: @unchecked Sendable {
                     id: id, fd: fd, remoteAddress: address, remotePort: port,
                     limits: configuration.limits, now: now, registeredEvents: System.epollIn
                 )
+                if let tls = configuration.tls {
+                    guard let session = makeTLSConnection(tls, fd: fd) else {
+                        counters.connections.wrappingSubtract(1, ordering: .relaxed)
+                        System.close(fd)
+                        continue
+                    }
+                    connection.tls = session
+                }
                 guard System.epollAdd(epollFD, fd: fd, events: System.epollIn, data: id) else {
                     counters.connections.wrappingSubtract(1, ordering: .relaxed)
                     System.close(fd)
@@ -366,6 +376,9 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func computeDeadline(_ connection: Connection) -> UInt64 {
+        if let tls = connection.tls, tls.isHandshaking {
+            return tls.handshakeStartedAt &+ tlsHandshakeNanoseconds
+        }
         if connection.isLingering {
             return connection.lingerDeadline
         }
@@ -407,6 +420,9 @@ final class EventLoop: @unchecked Sendable {
         }
         earliestDeadline = next
         for connection in expired {
+            if let tls = connection.tls, tls.isHandshaking {
+                configuration.tls?.onHandshake?(.failed(.timeout))
+            }
             close(connection)
         }
     }
@@ -417,6 +433,7 @@ final class EventLoop: @unchecked Sendable {
         guard !connection.isClosed else { return }
         connection.isClosed = true
         connections.removeValue(forKey: connection.id)
+        sendCloseNotify(connection)
         System.close(connection.fd)
         counters.connections.wrappingSubtract(1, ordering: .relaxed)
     }

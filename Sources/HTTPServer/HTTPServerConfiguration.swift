@@ -10,6 +10,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var eventLoopThreads: Int
     /// Pending-connection queue length passed to `listen(2)`.
     public var listenBacklog: Int32
+    /// TLS for every connection of this listener (nil: plain HTTP).
+    public var tls: HTTPServerTLS?
 
     public init(host: String = "127.0.0.1", port: UInt16 = 8080) {
         self.host = host
