@@ -23,4 +23,9 @@ echo "== End-to-end tests (pytest against the built binary)"
 TESSERA_BIN="$(swift build --show-bin-path)/tessera" \
     "$TESSERA_TEST_PYTHON" -m pytest -q Tests/EndToEnd || status=1
 
+# A few seconds of every libFuzzer target (Fuzz/, `make fuzz`), so that the fuzz build, its seed
+# corpora and dictionaries cannot break unseen; a target that cannot start or crashes fails the run.
+echo "== Fuzz targets: ${FUZZ_SMOKE_SECONDS:-5}s each"
+FUZZ_SECONDS=${FUZZ_SMOKE_SECONDS:-5} scripts/fuzz.sh || status=1
+
 exit $status

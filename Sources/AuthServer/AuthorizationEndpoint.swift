@@ -20,7 +20,9 @@ struct AuthorizationEndpoint: Sendable {
             parameters = try AuthorizationParameters(encoded: try BrowserLogin.parameterBytes(request))
             let clientID = try parameters.clientID()
             guard let found = try await login.client(id: clientID) else {
-                throw AuthorizationPageError("The application is not registered here.", detail: "unknown or disabled client \(clientID)")
+                // RFC 6749 §4.1.2.1: an invalid client identifier is never redirected; the page names invalid_client.
+                throw AuthorizationPageError("The application is not registered here.", detail: "unknown or disabled client \(clientID)",
+                                             code: .invalidClient)
             }
             client = found
             redirectURI = try parameters.redirectURI(for: client)
@@ -37,7 +39,7 @@ struct AuthorizationEndpoint: Sendable {
         } catch {
             let oauthError = OAuthErrorResponse.map(error)
             logRefusal(oauthError, client: client, request: request)
-            return BrowserLogin.redirect(login.errorLocation(oauthError, redirectURI: redirectURI, state: parameters["state"]))
+            return BrowserLogin.redirect(login.errorLocation(oauthError, redirectURI: redirectURI, state: parameters.echoableState))
         }
     }
 

@@ -26,10 +26,22 @@ final class BrowserLogin: Sendable {
     let sessionTTL: TimeInterval
     let logger: Logger
     let limits: RateLimits
-    /// Failed logins: the 5th failure for an account (or the 20th from a source address, which
-    /// many people may share behind a NAT) starts a backoff of 1 s, doubling with each further
-    /// failure up to 5 minutes.
-    let throttle = AuthenticationThrottle(freeFailures: 4, addressFreeFailures: 19, initialBackoff: .seconds(1), maximumBackoff: .seconds(300))
+    /// Failed logins: the 5th failure for an account from one source address, or the 20th from a
+    /// source (which many people may share behind a NAT), starts a backoff of 1 s for that source,
+    /// doubling with each further failure up to 5 minutes. The 10th failure for an account from
+    /// anywhere backs off every browser that has not signed in to that account before; a browser
+    /// that has (it holds the account's known-device cookie) is never held back by others' failures.
+    let throttle = AuthenticationThrottle(freeFailures: 4, addressFreeFailures: 19, keyFreeFailures: 9,
+                                          initialBackoff: .seconds(1), maximumBackoff: .seconds(300))
+    /// Argon2id for passwords: a pool of its own, so that a flood of logins can never take the
+    /// verification of client secrets (machine authentication) with it.
+    let argon2: Argon2Pool
+    /// Threads and queue of ``argon2``: one core's worth, and a queue that answers a flood with 503 quickly.
+    static let argon2Threads = 1
+    static let argon2MaxQueued = 16
+    /// How long a browser stays known for an account after signing in (the longest cookie lifetime browsers keep).
+    static let knownDeviceLifetime = 400 * 86_400
+    private let deviceKey: [UInt8]
     private let csrfKey: [UInt8]
     private let argon2Parameters: Argon2Parameters
     private let dummyHash = Mutex<String?>(nil)
@@ -50,6 +62,8 @@ final class BrowserLogin: Sendable {
         self.codeTTL = codeTTL
         self.sessionTTL = sessionTTL
         self.csrfKey = kek.derivedKey(purpose: "browser form csrf tokens")
+        self.deviceKey = kek.derivedKey(purpose: "known browser devices")
+        self.argon2 = Argon2Pool(threads: Self.argon2Threads, maxQueued: Self.argon2MaxQueued)
         self.argon2Parameters = argon2Parameters
         self.logger = logger
     }
@@ -57,13 +71,41 @@ final class BrowserLogin: Sendable {
     /// The 429 page when this address has made too many browser requests, else nil.
     func rateLimitedPage(_ request: HTTPRequest) -> HTTPResponse? {
         do {
-            try limits.enforce(limits.browser, key: request.remoteAddress)
+            try limits.enforce(limits.browser, key: SourceAddressKey.of(request.remoteAddress))
             return nil
         } catch {
             return Pages.error(status: .tooManyRequests, title: "Too many requests",
                                message: "Too many requests came from your network. Try again in \(error.retryAfter) second\(error.retryAfter == 1 ? "" : "s").",
                                headers: HTTPHeaders([("Retry-After", "\(error.retryAfter)")]))
         }
+    }
+
+    /// Whether a state-changing form post comes from another site, as far as the browser says:
+    /// a second line of defence behind the CSRF token (OWASP's origin verification).
+    ///
+    /// `Origin` decides when it names an origin. Our pages set `Referrer-Policy: no-referrer`, so
+    /// browsers send `Origin: null` for our own forms; then `Sec-Fetch-Site` decides (`same-origin`
+    /// only), and without it `Referer`. A request carrying none of them (an old browser, a
+    /// non-browser client) is left to the CSRF token.
+    func isCrossSite(_ request: HTTPRequest) -> Bool {
+        if let origin = request.headers["Origin"]?.trimmingCharacters(in: .whitespaces), origin != "null" {
+            return origin.lowercased() != issuer.origin
+        }
+        if let site = request.headers["Sec-Fetch-Site"]?.trimmingCharacters(in: .whitespaces).lowercased() {
+            return site != "same-origin"
+        }
+        if let referer = request.headers["Referer"] {
+            let lowered = referer.lowercased()
+            return !(lowered == issuer.origin || lowered.hasPrefix(issuer.origin + "/") || lowered.hasPrefix(issuer.origin + "?"))
+        }
+        return false
+    }
+
+    /// The page refusing a cross-site form post.
+    static func crossSitePage() -> HTTPResponse {
+        Pages.error(status: .forbidden, title: "This form cannot be accepted",
+                    message: "The form was not sent from this site. Go back to the application and sign in again.",
+                    code: OAuthError.Code.invalidRequest.rawValue)
     }
 
     // MARK: - Clients and sessions
@@ -208,36 +250,64 @@ final class BrowserLogin: Sendable {
     /// Checks a username and password. Every failure takes about one Argon2id verification:
     /// an unknown username is verified against a dummy hash, and a disabled user's password is
     /// verified before the refusal, so the time does not tell which usernames exist.
-    func checkCredentials(username: String, password: String, sourceAddress: String) async throws -> LoginOutcome {
+    ///
+    /// Throttling never lets one person lock out another: failures count per source address (an
+    /// IPv6 /64 is one source) and per account from that source; the account's failures from every
+    /// source count only against browsers that have never signed in to it (``isKnownDevice(_:userID:)``).
+    func checkCredentials(username: String, password: String, request: HTTPRequest) async throws -> LoginOutcome {
+        let sourceAddress = request.remoteAddress
         let account = "user:" + username.lowercased().prefix(User.maximumUsernameLength)
-        if let wait = throttle.retryAfter(clientID: account, sourceAddress: sourceAddress) {
+        if let wait = throttle.retryAfter(key: account, sourceAddress: sourceAddress, keyWide: false) {
             return .throttled(retryAfter: AuthenticationThrottle.retryAfterSeconds(wait))
         }
         let candidate = User.usernameProblem(username) == nil && !password.isEmpty && password.utf8.count <= User.maximumPasswordBytes
             ? try await users.credentials(username: username) : nil
+        let isKnown = candidate.map { isKnownDevice(request, userID: $0.user.id) } ?? false
+        if !isKnown, let wait = throttle.retryAfter(key: account, sourceAddress: sourceAddress, keyWide: true) {
+            return .throttled(retryAfter: AuthenticationThrottle.retryAfterSeconds(wait))
+        }
         // Passwords are hashed as their UTF-8 bytes, exactly as typed (as `tessera users` does).
         let matches: Bool
         do {
             if let candidate {
-                matches = try await clients.argon2.verify(password: Array(password.utf8), encoded: candidate.passwordHash)
+                matches = try await argon2.verify(password: Array(password.utf8), encoded: candidate.passwordHash)
             } else {
-                _ = try await clients.argon2.verify(password: Array(password.utf8.prefix(User.maximumPasswordBytes)), encoded: try await dummyHashValue())
+                _ = try await argon2.verify(password: Array(password.utf8.prefix(User.maximumPasswordBytes)), encoded: try await dummyHashValue())
                 matches = false
             }
         } catch let error as Argon2PoolError {
-            throw OAuthError(.temporarilyUnavailable, OAuthError.temporarilyUnavailable.errorDescription, detail: "argon2 pool: \(error)")
+            throw OAuthError(.temporarilyUnavailable, OAuthError.temporarilyUnavailable.errorDescription, detail: "login argon2 pool: \(error)")
         }
         guard let candidate, matches, !candidate.user.isDisabled else {
-            throttle.recordFailure(clientID: account, sourceAddress: sourceAddress)
+            throttle.recordFailure(key: account, sourceAddress: sourceAddress)
             return .failure
         }
-        throttle.recordSuccess(clientID: account)
+        throttle.recordSuccess(key: account, sourceAddress: sourceAddress)
         return .success(candidate.user)
+    }
+
+    // MARK: - Known devices
+
+    /// A new known-device cookie value for `userID`: a random id and an HMAC binding it to the
+    /// account, under a key derived from the key-encryption key. It proves only that this browser
+    /// signed in to that account before; it grants nothing.
+    func knownDeviceCookie(userID: UUID) -> String {
+        let id = Base64URL.encode(SecureRandom.bytes(16))
+        return id + "." + Base64URL.encode(HMACSHA256.authenticate(Array("known device:\(userID.uuidString.lowercased()):\(id)".utf8), key: deviceKey))
+    }
+
+    /// Whether the request carries a known-device cookie for `userID`.
+    func isKnownDevice(_ request: HTTPRequest, userID: UUID) -> Bool {
+        guard let value = Cookies.value(cookies.device, in: request), value.utf8.count <= 128 else { return false }
+        let parts = value.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, let mac = Base64URL.decode(String(parts[1])) else { return false }
+        let expected = HMACSHA256.authenticate(Array("known device:\(userID.uuidString.lowercased()):\(parts[0])".utf8), key: deviceKey)
+        return constantTimeEquals(mac, expected)
     }
 
     private func dummyHashValue() async throws -> String {
         if let existing = dummyHash.withLock({ $0 }) { return existing }
-        let made = try await clients.argon2.hash(password: SecureRandom.bytes(32), parameters: argon2Parameters)
+        let made = try await argon2.hash(password: SecureRandom.bytes(32), parameters: argon2Parameters)
         return dummyHash.withLock { stored in
             if let stored { return stored }
             stored = made
@@ -294,7 +364,7 @@ final class BrowserLogin: Sendable {
         case let error as AuthorizationPageError:
             logger.info("authorization request refused", ["detail": error.detail ?? error.message, "remote": remote])
             return Pages.error(status: .badRequest, title: "This sign-in request cannot be completed",
-                               message: error.message + " Go back to the application and try again.", code: OAuthError.Code.invalidRequest.rawValue)
+                               message: error.message + " Go back to the application and try again.", code: error.code.rawValue)
         case is FormURLEncoded.DecodingError:
             logger.info("browser request refused", ["detail": "malformed parameters", "remote": remote])
             return Pages.error(status: .badRequest, title: "This request cannot be completed",

@@ -19,12 +19,13 @@ public final class ClientService: Sendable {
     let registrations: CachedClientCredentialStore
     let argon2: Argon2Pool
     private let logger: Logger
-    private let listener: PostgresListener?
+    /// Client changes announced on `tessera_clients` (nil: none, and nothing is cached).
+    private let changes: AsyncStream<PostgresListenerEvent>?
     private let tasks = BackgroundTasks()
 
     /// - Parameter outageGrace: how long after the notification connection was lost cached
     ///   registrations may still be used, and only while PostgreSQL cannot be reached.
-    public init(pool: PostgresPool, issuer: Issuer, tokenEndpoint: String, logger: Logger, listenerConfiguration: PostgresConfiguration?,
+    public init(pool: PostgresPool, issuer: Issuer, logger: Logger, notifications: PostgresNotificationHub?,
                 argon2Parameters: Argon2Parameters = Argon2Parameters(), argon2Threads: Int = 1, outageGrace: TimeInterval = 0) {
         store = PostgresClientStore(pool: pool)
         registrations = CachedClientCredentialStore(store: store, outageGrace: .milliseconds(Int64(outageGrace * 1_000)))
@@ -34,9 +35,9 @@ public final class ClientService: Sendable {
         argon2 = Argon2Pool(threads: argon2Threads, maxQueued: 32)
         authenticator = ClientAuthenticator(
             store: registrations, argon2: argon2, cache: secretCache, throttle: AuthenticationThrottle(),
-            assertionAudiences: [tokenEndpoint, issuer.url], dummyHashParameters: argon2Parameters)
+            assertionAudience: issuer.url, dummyHashParameters: argon2Parameters)
         self.logger = logger
-        listener = listenerConfiguration.map { PostgresListener(configuration: $0, channels: [PostgresClientStore.channel]) }
+        changes = notifications?.subscribe(PostgresClientStore.channel)
     }
 
     public func start() {
@@ -45,10 +46,9 @@ public final class ClientService: Sendable {
                 logger.warning("client authentication not prepared", ["error": "\(error)"])
             }
         }]
-        if let listener {
-            listener.start()
+        if let changes {
             started.append(Task { [registrations, secretCache] in
-                for await event in listener.events {
+                for await event in changes {
                     switch event {
                     case .notification(_, let clientID):
                         registrations.invalidate(clientID: clientID)
@@ -70,9 +70,6 @@ public final class ClientService: Sendable {
     }
 
     public func stop() async {
-        listener?.stop()
-        // The listener's consumer ends once its thread has closed the connection and
-        // finished the event stream; a periodic task ends after its current round.
         await tasks.stopAll()
         argon2.shutdown()
     }

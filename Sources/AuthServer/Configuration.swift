@@ -32,8 +32,12 @@ public struct Configuration: Sendable, Equatable {
     public var sessionTTL: TimeInterval = 12 * 3_600
     /// ID-token lifetime.
     public var idTokenTTL: TimeInterval = 3_600
-    /// Where `/metrics` (with `/healthz` and `/readyz`) is served instead of the main listener; nil: on the main one.
-    public var adminListen: ListenAddress?
+    /// The management listener: `/metrics`, `/healthz` and `/readyz`, on loopback by default so that
+    /// key ids and pool and Argon2 statistics are not public; nil (`off`): no metrics at all.
+    public var adminListen: ListenAddress? = Configuration.defaultAdminListen
+
+    /// The management listener's default address: loopback, its own port.
+    public static let defaultAdminListen = ListenAddress(host: "127.0.0.1", port: 9464)
     /// Proxies whose `X-Forwarded-For` is believed; nobody else's is.
     public var trustedProxies: [IPNetwork] = []
     /// Token-bucket rates in requests per second (bursts of twice as many); 0 turns a limit off.
@@ -63,6 +67,10 @@ public struct Configuration: Sendable, Equatable {
     /// Argon2id cost of newly hashed client secrets and passwords (OWASP's recommended
     /// minimum by default: 19 MiB, 2 passes, 1 lane). Existing hashes keep their own.
     public var argon2: Argon2Parameters = Argon2Parameters()
+    /// The HTTP server's own settings (Configuration+HTTP.swift).
+    public var http = HTTPSettings()
+    /// The database pool and the bounds on every wait for PostgreSQL (Configuration+Database.swift).
+    public var database = DatabaseSettings()
 
     public init(databaseURL: String? = nil, issuer: Issuer, listen: ListenAddress, keysDirectory: String = "./Keys",
                 kekFile: String? = nil, keyRotationPeriod: TimeInterval = 30 * 86_400, jwksMaxAge: TimeInterval = 600, logLevel: LogLevel = .info) {
@@ -80,7 +88,17 @@ public struct Configuration: Sendable, Equatable {
     public var kekPath: String { KeyEncryptionKey.path(directory: keysDirectory, kekFile: kekFile) }
 
     /// The timing rules of key rotation derived from this configuration.
-    public var keyLifecyclePolicy: KeyLifecyclePolicy { KeyLifecyclePolicy(rotationPeriod: keyRotationPeriod, jwksMaxAge: jwksMaxAge) }
+    ///
+    /// A retired key stays published for as long as the longest-lived token it may have signed
+    /// can still be presented: an access token lives at most ``maxAccessTokenTTL`` (the bound of
+    /// the server setting and of every per-client setting, which can change at any time) and an
+    /// ID token ``idTokenTTL``.
+    public var keyLifecyclePolicy: KeyLifecyclePolicy {
+        KeyLifecyclePolicy(rotationPeriod: keyRotationPeriod, jwksMaxAge: jwksMaxAge, maxTokenLifetime: maxSignedTokenLifetime)
+    }
+
+    /// The longest lifetime any token signed with a signing key can have.
+    public var maxSignedTokenLifetime: TimeInterval { max(Self.maxAccessTokenTTL, accessTokenTTL, idTokenTTL) }
 
     /// The names of the environment variables, in one place.
     public enum Variable {
@@ -113,7 +131,7 @@ public struct Configuration: Sendable, Equatable {
     }
 
     /// The longest access-token lifetime, globally or per client.
-    public static let maxAccessTokenTTL: TimeInterval = 86_400
+    public static let maxAccessTokenTTL = TimeInterval(AccessTokenIssuer.maximumLifetime)
 
     /// Values given on the command line; each wins over its environment variable.
     public struct Overrides: Sendable {
@@ -193,8 +211,12 @@ public struct Configuration: Sendable, Equatable {
         configuration.sessionTTL = try duration(Variable.sessionTTL, default: "12h", range: 60...(30 * 86_400), example: "12h")
         configuration.idTokenTTL = try duration(Variable.idTokenTTL, default: "1h", range: 60...86_400, example: "1h")
         if let text = value(nil, Variable.adminListen) {
-            do { configuration.adminListen = try ListenAddress(parsing: text) } catch {
-                throw ConfigurationError(setting: Variable.adminListen, message: "\(error.reason) (got \"\(text)\")")
+            if text == "off" {
+                configuration.adminListen = nil
+            } else {
+                do { configuration.adminListen = try ListenAddress(parsing: text) } catch {
+                    throw ConfigurationError(setting: Variable.adminListen, message: "\(error.reason), or off (got \"\(text)\")")
+                }
             }
         }
         func rate(_ variable: String, default fallback: Double) throws(ConfigurationError) -> Double {
@@ -236,6 +258,8 @@ public struct Configuration: Sendable, Equatable {
         do { try configuration.argon2.validate() } catch {
             throw ConfigurationError(setting: Variable.argon2Memory, message: "Argon2id parameters are not usable: \(error)")
         }
+        configuration.http = try HTTPSettings.load { value(nil, $0) }
+        configuration.database = try DatabaseSettings.load(environment: environment)
         if let problem = configuration.keyLifecyclePolicy.problem {
             throw ConfigurationError(setting: Variable.keyRotationPeriod, message: problem)
         }

@@ -42,13 +42,22 @@ struct IntrospectionEndpoint: Sendable {
         let authenticated = try await clients.authenticate(request, form: form, audit: audit)
         let caller = authenticated.client
         // RFC 7662 §2.1: "the endpoint MUST also require some form of authorization to access this
-        // endpoint": a confidential client registered with the audiences it may introspect.
-        guard authenticated.method != .none, !caller.introspectableAudiences.isEmpty else {
-            throw OAuthError(.invalidClient, "The client is not allowed to introspect tokens.", detail: "client \(caller.id) has no introspect audiences",
+        // endpoint": a confidential client registered with the audiences it may introspect. A public
+        // client proves nothing, so it fails authentication.
+        guard authenticated.method != .none else {
+            throw OAuthError(.invalidClient, ClientAuthenticator.failureDescription, detail: "public client \(caller.id) cannot introspect",
                              isRedirectable: false)
         }
         try limits.enforce(limits.introspection, key: caller.id)
         guard let token = form["token"] else { throw OAuthError.invalidRequest("The token parameter is missing.") }
+        // RFC 7662 §2.2: "If the introspection call is properly authorized but ... the protected resource is
+        // not allowed to introspect this particular token, then the authorization server MUST return an
+        // introspection response with the "active" field set to "false"". A client whose credentials are
+        // right but that may introspect no audience is told nothing, and is not told its credentials failed.
+        guard !caller.introspectableAudiences.isEmpty else {
+            logger.info("introspection by a client without introspect audiences", ["client_id": caller.id, "remote": request.remoteAddress])
+            return HTTPResponse(status: .ok, headers: OAuthErrorResponse.noStoreJSON, body: Self.inactive)
+        }
         let body = try await answer(token, caller: caller)
         return HTTPResponse(status: .ok, headers: OAuthErrorResponse.noStoreJSON, body: body)
     }
@@ -62,7 +71,7 @@ struct IntrospectionEndpoint: Sendable {
         guard let claims = verifier.verify(token, keys: keys.current.ring.publishedKeys, now: now),
               // Audience scoping: a resource server sees only tokens meant for an audience it may see.
               claims.audience.contains(where: caller.introspectableAudiences.contains),
-              try await !revocations.isRevoked(jti: claims.jwtID) else { return Self.inactive }
+              try await !revocations.isRevoked(claims) else { return Self.inactive }
         var username = claims.username
         if username == nil && claims.subject != claims.clientID {
             do {

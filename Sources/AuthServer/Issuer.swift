@@ -29,6 +29,18 @@ public struct Issuer: Sendable, Equatable, CustomStringConvertible {
         guard !authority.isEmpty, !authority.hasPrefix(":") else { throw ValueError("must name a host") }
         self.url = text
         self.isHTTPS = isHTTPS
+        self.origin = Self.serializedOrigin(scheme: isHTTPS ? "https" : "http", authority: authority)
+    }
+
+    /// The issuer's origin as a browser serializes it in `Origin` (RFC 6454 §6.2): scheme and
+    /// host in lower case, the port only when it is not the scheme's default.
+    public let origin: String
+
+    static func serializedOrigin(scheme: String, authority: Substring) -> String {
+        var authority = authority.lowercased()
+        let defaultPort = scheme == "https" ? ":443" : ":80"
+        if authority.hasSuffix(defaultPort) { authority.removeLast(defaultPort.count) }
+        return scheme + "://" + authority
     }
 
     /// The absolute URL of an endpoint at `path` (which starts with "/").

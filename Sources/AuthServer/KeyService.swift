@@ -16,7 +16,8 @@ public final class KeyService: Sendable {
     private let logger: Logger
     private let state: Mutex<Snapshot>
     private let tasks = BackgroundTasks()
-    private let listener: PostgresListener?
+    /// Key changes announced on `tessera_keys` (nil: none, the periodic reload only).
+    private let changes: AsyncStream<PostgresListenerEvent>?
 
     /// How often the lifecycle is checked and the keys reloaded even without a notification.
     public let maintenanceInterval: Duration
@@ -31,14 +32,14 @@ public final class KeyService: Sendable {
     /// - Parameter audit: where a rotation made by this instance is recorded (nil: nowhere).
     private let audit: AuditLog?
 
-    public init(manager: KeyManager, logger: Logger, listenerConfiguration: PostgresConfiguration?, maintenanceInterval: Duration = .seconds(30),
+    public init(manager: KeyManager, logger: Logger, notifications: PostgresNotificationHub?, maintenanceInterval: Duration = .seconds(30),
                 audit: AuditLog? = nil) {
         self.audit = audit
         self.manager = manager
         self.logger = logger
         self.maintenanceInterval = maintenanceInterval
         self.state = Mutex(Self.snapshot(.empty))
-        self.listener = listenerConfiguration.map { PostgresListener(configuration: $0, channels: [PostgresSigningKeyStore.channel]) }
+        self.changes = notifications?.subscribe(PostgresSigningKeyStore.channel)
     }
 
     public var current: Snapshot { state.withLock { $0 } }
@@ -66,10 +67,9 @@ public final class KeyService: Sendable {
             }
         }
         var started = [periodic]
-        if let listener {
-            listener.start()
+        if let changes {
             started.append(Task { [weak self] in
-                for await event in listener.events {
+                for await event in changes {
                     switch event {
                     case .notification, .connected:
                         // After a reconnect a notification may have been missed: reload too.
@@ -83,12 +83,10 @@ public final class KeyService: Sendable {
         tasks.add(started)
     }
 
-    /// Stops the listener and the maintenance loop and waits for both, so that no key
+    /// Stops the change consumer and the maintenance loop and waits for both, so that no key
     /// work (and no OpenSSL or libpq call) is still running when the process exits.
     public func stop() async {
-        listener?.stop()
-        // The listener's consumer ends once its thread has closed the connection and
-        // finished the event stream; a periodic task ends after its current round.
+        // A periodic task ends after its current round.
         await tasks.stopAll()
     }
 

@@ -33,7 +33,10 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The authority as written in a URL (`127.0.0.1:8080`, `[::1]:8080`).
-    public var urlAuthority: String {
+    public var urlAuthority: String { urlAuthority(port: port) }
+
+    /// The authority with another port (the one bound, when this address asked for port 0).
+    public func urlAuthority(port: UInt16) -> String {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 

@@ -17,6 +17,7 @@ struct LoginEndpoint: Sendable {
 
     func submitLogin(_ request: HTTPRequest) async -> HTTPResponse {
         if let limited = login.rateLimitedPage(request) { return limited }
+        if login.isCrossSite(request) { return refuseCrossSite(request, form: "login") }
         let form: [String: String]
         let bound: BrowserLogin.BoundInteraction
         do {
@@ -30,7 +31,7 @@ struct LoginEndpoint: Sendable {
         let page = LoginPageModel(interaction: bound.id, csrfToken: form["csrf_token"] ?? "", clientName: BrowserLogin.displayName(bound.client),
                                   username: String(username.prefix(User.maximumUsernameLength)))
         do {
-            switch try await login.checkCredentials(username: username, password: password, sourceAddress: request.remoteAddress) {
+            switch try await login.checkCredentials(username: username, password: password, request: request) {
             case .throttled(let retryAfter):
                 audit.record(.loginThrottled, ["client_id": bound.client.id, "retry_after": "\(retryAfter)"])
                 metrics.rateLimited("login")
@@ -60,7 +61,10 @@ struct LoginEndpoint: Sendable {
         }
         let created = try await login.createSession(for: user)
         audit.record(.loginSucceeded, ["sub": user.subject, "client_id": bound.client.id, "sid": created.session.sid])
-        let sessionCookie = HTTPHeaders([("Set-Cookie", login.cookies.setCookie(login.cookies.session, created.cookie, maxAge: Int(login.sessionTTL)))])
+        let sessionCookie = HTTPHeaders([
+            ("Set-Cookie", login.cookies.setCookie(login.cookies.session, created.cookie, maxAge: Int(login.sessionTTL))),
+            ("Set-Cookie", login.cookies.setCookie(login.cookies.device, login.knownDeviceCookie(userID: user.id), maxAge: BrowserLogin.knownDeviceLifetime)),
+        ])
         let authorization = bound.stored.request
         if try await login.needsConsent(authorization, client: bound.client, userID: user.id) {
             try await login.store.attachLogin(interactionHash: bound.idHash, userID: user.id, sessionHash: created.idHash)
@@ -92,6 +96,7 @@ struct LoginEndpoint: Sendable {
     /// The decision: `allow` issues a code and remembers the consent; `deny` answers `access_denied`.
     func submitConsent(_ request: HTTPRequest) async -> HTTPResponse {
         if let limited = login.rateLimitedPage(request) { return limited }
+        if login.isCrossSite(request) { return refuseCrossSite(request, form: "consent") }
         do {
             let form = try Self.form(request)
             let bound = try await login.boundInteraction(id: form["interaction"], csrfToken: form["csrf_token"], request: request, requireCSRF: true)
@@ -116,6 +121,12 @@ struct LoginEndpoint: Sendable {
         } catch {
             return BrowserLogin.errorPage(error, logger: logger, remote: request.remoteAddress)
         }
+    }
+
+    private func refuseCrossSite(_ request: HTTPRequest, form: String) -> HTTPResponse {
+        logger.info("cross-site form post refused", ["form": form, "origin": String((request.headers["Origin"] ?? "").prefix(200)),
+                                                    "remote": request.remoteAddress])
+        return BrowserLogin.crossSitePage()
     }
 
     /// The user who signed in for this interaction, still signed in with the same session.

@@ -52,7 +52,7 @@ struct LogoutEndpoint: Sendable {
             if clientID == nil, hint.audience.count == 1 { clientID = hint.audience[0] }
         }
         let client = try await clientID.asyncMap { try await login.client(id: $0) } ?? nil
-        if clientID != nil && client == nil { throw AuthorizationPageError("The application is not registered here.") }
+        if clientID != nil && client == nil { throw AuthorizationPageError("The application is not registered here.", code: .invalidClient) }
         // RP-Initiated Logout §2: "The value MUST have been previously registered with the OP".
         var returnTo: String?
         if let uri = parameters["post_logout_redirect_uri"] {
@@ -68,6 +68,9 @@ struct LogoutEndpoint: Sendable {
         let current = try await login.currentSession(request)
         let confirmed = request.method == .POST && parameters["confirm"] == "yes"
         if confirmed {
+            // The confirmation form is ours: a cross-site post of it is refused (an RP's own logout
+            // request, which may be posted from its site, carries no confirmation).
+            if login.isCrossSite(request) { return BrowserLogin.crossSitePage() }
             guard let browser = Cookies.value(login.cookies.browser, in: request), let token = parameters["csrf_token"],
                   constantTimeEquals(Array(token.utf8), Array(login.logoutCSRFToken(browser: browser).utf8)) else {
                 throw BrowserLogin.InteractionRejected(detail: "logout confirmation without a valid CSRF token")
@@ -84,9 +87,9 @@ struct LogoutEndpoint: Sendable {
             try await login.store.endSession(idHash: current.idHash)
             // The refresh tokens issued in this session end with it.
             let revoked = try await refreshTokens.revokeFamilies(sid: current.session.sid, reason: "logout")
-            if revoked > 0 { await revocations.resynchronise() }
+            revocations.didRevoke(revoked.accessTokens.map { ($0.jti, $0.expiresAt) })
             audit.record(.logout, ["sub": current.user.subject, "sid": current.session.sid, "client_id": client?.id ?? "",
-                                   "families_revoked": "\(revoked)"])
+                                   "families_revoked": "\(revoked.families)"])
         }
         if Cookies.value(login.cookies.session, in: request) != nil {
             headers.add(name: "Set-Cookie", value: login.cookies.clearCookie(login.cookies.session))

@@ -73,7 +73,10 @@ enum OAuthErrorResponse {
             return error
         case let throttled as ThrottledFailure:
             return throttled.error
-        case let error as PostgresError where error.isConnectionFailure || error.kind == .poolExhausted || error.kind == .closed:
+        case let error as PostgresError where error.sqlState == SQLState(rawValue: "22021") || error.sqlState == SQLState(rawValue: "22P05"):
+            // A value PostgreSQL cannot store as text (NUL, or not in the encoding) came from the request.
+            return OAuthError.invalidRequest("The request contains characters that cannot be accepted.", detail: "database: \(error)")
+        case let error as PostgresError where error.isConnectionFailure || error.kind == .poolExhausted || error.kind == .closed || error.kind == .timedOut:
             return OAuthError(.temporarilyUnavailable, OAuthError.temporarilyUnavailable.errorDescription, detail: "database: \(error)")
         default:
             return .serverError(detail: "\(error)")

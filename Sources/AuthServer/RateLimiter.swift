@@ -2,7 +2,8 @@ import Foundation
 import HTTPServer
 import Synchronization
 
-/// Token buckets in memory, one per key (a client id or a source address): each holds up to
+/// Token buckets in memory, one per key (a client id, or a source address as ``SourceAddressKey``
+/// counts it: an IPv6 /64 is one source): each holds up to
 /// `burst` requests and refills at `rate` per second. Per instance: behind a load balancer
 /// each instance allows its own share.
 final class RateLimiter: Sendable {

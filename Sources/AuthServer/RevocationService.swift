@@ -1,4 +1,5 @@
 import Foundation
+import OAuth
 import Postgres
 import PostgresStorage
 import Synchronization
@@ -12,7 +13,8 @@ import Synchronization
 /// not trusted: every question goes to PostgreSQL until a reload after reconnecting has finished.
 final class RevocationService: Sendable {
     let store: PostgresLoginStore
-    private let listener: PostgresListener?
+    /// Revocations announced on `tessera_revocations` (nil: none, and PostgreSQL answers every question).
+    private let changes: AsyncStream<PostgresListenerEvent>?
     private let logger: Logger
     private let state = Mutex(State())
     private let tasks = BackgroundTasks()
@@ -23,8 +25,8 @@ final class RevocationService: Sendable {
     static let reloadInterval: Duration = .seconds(30)
 
     private struct State {
-        /// jti → expiry (seconds since the epoch).
-        var revoked: [String: Int64] = [:]
+        /// Revoked token ids, and clients and users whose tokens up to a cut-off are revoked.
+        var revoked = RevocationSet()
         /// Whether `revoked` is complete: loaded after the listener connected, with no disconnect since.
         var isSynchronized = false
         /// Bumped by every disconnect, so that a reload that raced one does not claim synchronisation.
@@ -33,29 +35,30 @@ final class RevocationService: Sendable {
         var desynchronisedAt: ContinuousClock.Instant?
     }
 
-    init(store: PostgresLoginStore, listenerConfiguration: PostgresConfiguration?, logger: Logger, outageGrace: TimeInterval = 0) {
+    init(store: PostgresLoginStore, notifications: PostgresNotificationHub?, logger: Logger, outageGrace: TimeInterval = 0) {
         self.store = store
         self.outageGrace = .milliseconds(Int64(outageGrace * 1_000))
         self.logger = logger
-        listener = listenerConfiguration.map { PostgresListener(configuration: $0, channels: [PostgresLoginStore.revocationChannel]) }
+        changes = notifications?.subscribe(PostgresLoginStore.revocationChannel)
     }
 
-    /// Whether the access token `jti` is revoked: from memory while synchronised, else from PostgreSQL.
-    func isRevoked(jti: String) async throws -> Bool {
+    /// Whether the access token these claims describe is revoked (by its `jti`, or because its client
+    /// or user was disabled or deleted): from memory while synchronised, else from PostgreSQL.
+    func isRevoked(_ claims: AccessTokenClaims) async throws -> Bool {
         let known: Bool? = state.withLock { state in
             guard state.isSynchronized else { return nil }
-            return state.revoked[jti] != nil
+            return state.revoked.isRevoked(claims)
         }
         if let known { return known }
         do {
-            return try await store.isAccessTokenRevoked(jti: jti)
+            return try await store.isAccessTokenRevoked(claims)
         } catch let error as PostgresError where error.isConnectionFailure || error.kind == .poolExhausted {
             // PostgreSQL is unreachable, so nothing new can be revoked in it either: the set as it
             // was when notifications stopped may answer, for the outage grace only.
             let now = ContinuousClock.now
             let answer: Bool? = state.withLock { state in
                 guard let since = state.desynchronisedAt, now - since <= outageGrace else { return nil }
-                return state.revoked[jti] != nil
+                return state.revoked.isRevoked(claims)
             }
             if let answer { return answer }
             throw error
@@ -66,31 +69,26 @@ final class RevocationService: Sendable {
     /// knows them (the notification that tells every instance arrives a moment later).
     func didRevoke(_ revoked: [(jti: String, expiresAt: Date)]) {
         state.withLock { state in
-            for entry in revoked { state.revoked[entry.jti] = Int64(entry.expiresAt.timeIntervalSince1970) }
+            for entry in revoked { state.revoked.revoke(jti: entry.jti, expiresAt: Int64(entry.expiresAt.timeIntervalSince1970)) }
         }
-    }
-
-    /// Reloads every revocation now: after this instance revoked tokens it cannot name (a replayed
-    /// code, a logout), so that its own next answer already knows them.
-    func resynchronise() async {
-        guard isSynchronized else { return }
-        await reload()
     }
 
     /// Whether answers come from memory (for tests and metrics).
     var isSynchronized: Bool { state.withLock { $0.isSynchronized } }
 
     func start() {
-        guard let listener else { return }
-        listener.start()
+        guard let changes else { return }
         tasks.add([
             Task { [self] in
-                for await event in listener.events {
+                for await event in changes {
                     switch event {
-                    case .notification(_, let jti):
-                        // The expiry is not in the notification; the next reload replaces the guess.
-                        let guess = Int64(Date().timeIntervalSince1970) + 86_400
-                        state.withLock { $0.revoked[jti] = $0.revoked[jti] ?? guess }
+                    case .notification(_, let payload):
+                        // A jti, or a client or user whose tokens up to a cut-off are revoked.
+                        let now = Int64(Date().timeIntervalSince1970)
+                        state.withLock {
+                            $0.revoked.apply(announcement: payload, now: now,
+                                             assumedLifetime: AccessTokenIssuer.maximumLifetime + AccessTokenVerifier.clockSkew)
+                        }
                     case .connected:
                         await reload()
                     case .disconnected:
@@ -113,7 +111,6 @@ final class RevocationService: Sendable {
     }
 
     func stop() async {
-        listener?.stop()
         await tasks.stopAll()
     }
 
@@ -127,7 +124,7 @@ final class RevocationService: Sendable {
                 guard state.epoch == epoch else { return }
                 let now = Int64(Date().timeIntervalSince1970)
                 var merged = loaded
-                for (jti, expiry) in state.revoked where merged[jti] == nil && expiry > now { merged[jti] = expiry }
+                merged.merge(state.revoked, now: now)
                 state.revoked = merged
                 state.isSynchronized = true
                 state.desynchronisedAt = nil

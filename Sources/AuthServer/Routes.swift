@@ -26,21 +26,17 @@ struct Routes: Sendable {
         router.add(.GET, "/readyz") { request in await health.readiness(request) }
     }
 
-    /// - Parameter includingMetrics: serve `/metrics` here (when there is no admin listener).
-    func router(includingMetrics: Bool = true) -> Router {
+    /// The public listener's routes (metrics are served only by ``adminRouter()``).
+    func router() -> Router {
         var router = Router()
         addHealth(&router)
-        if includingMetrics {
-            router.add(.GET, Metrics.path) { request in metrics.response(request) }
-        }
         router.add(.GET, WellKnownEndpoints.jwksPath) { request in wellKnown.jwks(request) }
         router.add(.GET, "/.well-known/openid-configuration") { request in wellKnown.discovery(request) }
         router.add(.GET, "/.well-known/oauth-authorization-server") { request in wellKnown.discovery(request) }
-        // Every method reaches the token endpoint, which answers anything but POST with
-        // invalid_request (RFC 6749 §3.2) rather than a bare 405.
-        for method in [HTTPMethod.POST, .GET, .PUT, .DELETE, .PATCH] {
-            router.add(method, TokenEndpoint.path) { request in await token.token(request) }
-        }
+        // The token, revocation and introspection endpoints accept POST; any other method reaches
+        // the endpoint, which answers invalid_request (RFC 6749 §3.2) rather than a bare 405.
+        router.add(.POST, TokenEndpoint.path) { request in await token.token(request) }
+        router.addOtherMethods(TokenEndpoint.path) { request in await token.token(request) }
         router.add(.GET, AuthorizationEndpoint.path) { request in await authorization.authorize(request) }
         router.add(.POST, AuthorizationEndpoint.path) { request in await authorization.authorize(request) }
         router.add(.POST, LoginEndpoint.loginPath) { request in await login.submitLogin(request) }
@@ -50,10 +46,10 @@ struct Routes: Sendable {
         router.add(.POST, UserInfoEndpoint.path) { request in await userInfo.userinfo(request) }
         router.add(.GET, LogoutEndpoint.path) { request in await logout.logout(request) }
         router.add(.POST, LogoutEndpoint.path) { request in await logout.logout(request) }
-        for method in [HTTPMethod.POST, .GET, .PUT, .DELETE, .PATCH] {
-            router.add(method, RevocationEndpoint.path) { request in await revocation.revoke(request) }
-            router.add(method, IntrospectionEndpoint.path) { request in await introspection.introspect(request) }
-        }
+        router.add(.POST, RevocationEndpoint.path) { request in await revocation.revoke(request) }
+        router.addOtherMethods(RevocationEndpoint.path) { request in await revocation.revoke(request) }
+        router.add(.POST, IntrospectionEndpoint.path) { request in await introspection.introspect(request) }
+        router.addOtherMethods(IntrospectionEndpoint.path) { request in await introspection.introspect(request) }
         router.add(.GET, Pages.stylesheetPath) { request in Pages.stylesheet(request) }
         return router
     }

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPServer
 import OAuth
+import PasswordHashing
 import Postgres
 import PostgresStorage
 
@@ -16,28 +17,30 @@ public final class TesseraServer: Sendable {
     let janitor: Janitor
     let revocations: RevocationService
     let usernames: UsernameCache
+    /// The one LISTEN connection every cache's change notifications arrive on (nil: none).
+    let notifications: PostgresNotificationHub?
     public let metrics: Metrics
     private let http: HTTPServer
-    /// Serves `/metrics`, `/healthz` and `/readyz` on `TESSERA_ADMIN_LISTEN`, when set.
+    /// The management listener: `/metrics`, `/healthz` and `/readyz` on `TESSERA_ADMIN_LISTEN` (loopback by default); nil when off.
     private let admin: HTTPServer?
 
     /// How long a graceful shutdown waits for in-flight requests before closing them.
     public static let shutdownGrace: Duration = .seconds(10)
 
-    /// - Parameter listenerConfiguration: where to listen for change notifications (nil: no
-    ///   listener, so registrations are never cached; for tests).
+    /// - Parameter notifications: the change notifications, shared with `keys` (nil: none, so
+    ///   registrations are never cached; for tests). Started by ``start()``.
     public init(configuration: Configuration, pool: PostgresPool, keys: KeyService, logger: Logger, audit: AuditLog = AuditLog(),
-                listenerConfiguration: PostgresConfiguration? = nil, http httpConfiguration: HTTPServerConfiguration? = nil) {
+                notifications: PostgresNotificationHub? = nil, http httpConfiguration: HTTPServerConfiguration? = nil) {
         self.configuration = configuration
+        self.notifications = notifications
         let metrics = Metrics()
         self.metrics = metrics
         let limits = RateLimits(configuration, audit: audit, metrics: metrics)
         self.pool = pool
         self.keys = keys
         self.logger = logger
-        let tokenEndpointURL = configuration.issuer.endpoint(TokenEndpoint.path)
-        let clients = ClientService(pool: pool, issuer: configuration.issuer, tokenEndpoint: tokenEndpointURL, logger: logger,
-                                    listenerConfiguration: listenerConfiguration, argon2Parameters: configuration.argon2,
+        let clients = ClientService(pool: pool, issuer: configuration.issuer, logger: logger,
+                                    notifications: notifications, argon2Parameters: configuration.argon2,
                                     outageGrace: configuration.outageGrace)
         self.clients = clients
         let tokenIssuer = AccessTokenIssuer(
@@ -46,15 +49,16 @@ public final class TesseraServer: Sendable {
         var httpConfiguration = httpConfiguration ?? HTTPServerConfiguration(host: configuration.listen.host, port: configuration.listen.port)
         httpConfiguration.host = configuration.listen.host
         httpConfiguration.port = configuration.listen.port
+        configuration.http.apply(to: &httpConfiguration)
         let browserLogin = BrowserLogin(
             pool: pool, clients: clients, issuer: configuration.issuer, kek: keys.manager.kek, codeTTL: configuration.codeTTL,
             sessionTTL: configuration.sessionTTL, argon2Parameters: configuration.argon2, logger: logger, limits: limits)
         self.browserLogin = browserLogin
         self.janitor = Janitor(store: PostgresJanitor(pool: pool), interval: configuration.janitorInterval, logger: logger)
-        let revocations = RevocationService(store: browserLogin.store, listenerConfiguration: listenerConfiguration, logger: logger,
+        let revocations = RevocationService(store: browserLogin.store, notifications: notifications, logger: logger,
                                             outageGrace: configuration.outageGrace)
         self.revocations = revocations
-        let usernames = UsernameCache(users: browserLogin.users, listenerConfiguration: listenerConfiguration)
+        let usernames = UsernameCache(users: browserLogin.users, notifications: notifications)
         self.usernames = usernames
         let verifier = AccessTokenVerifier(issuer: configuration.issuer.url, opaqueKeys: tokenIssuer.opaqueKeys)
         let routes = Routes(
@@ -68,7 +72,8 @@ public final class TesseraServer: Sendable {
             authorization: AuthorizationEndpoint(login: browserLogin, logger: logger),
             login: LoginEndpoint(login: browserLogin, logger: logger, audit: audit, metrics: metrics),
             userInfo: UserInfoEndpoint(verifier: verifier,
-                                       keys: keys, revocations: revocations, users: browserLogin.users, logger: logger),
+                                       keys: keys, revocations: revocations, users: browserLogin.users, logger: logger,
+                                       audience: configuration.issuer.endpoint(UserInfoEndpoint.path)),
             logout: LogoutEndpoint(login: browserLogin, keys: keys, refreshTokens: PostgresRefreshTokenStore(pool: pool), logger: logger,
                                    audit: audit, revocations: revocations),
             revocation: RevocationEndpoint(clients: clients, keys: keys, verifier: verifier, loginStore: browserLogin.store,
@@ -79,7 +84,8 @@ public final class TesseraServer: Sendable {
             metrics: metrics)
         let addresses = SourceAddressResolver(trustedProxies: configuration.trustedProxies)
         let log: @Sendable (String) -> Void = { message in logger.warning(message, ["component": "http"]) }
-        let main = routes.router(includingMetrics: configuration.adminListen == nil)
+        // Metrics name key ids and pool and Argon2 statistics: never on the public listener.
+        let main = routes.router()
         self.http = HTTPServer(configuration: httpConfiguration,
                                responder: InstrumentedResponder(router: main, endpoints: main.paths, addresses: addresses, metrics: metrics), log: log)
         if let adminListen = configuration.adminListen {
@@ -90,17 +96,18 @@ public final class TesseraServer: Sendable {
         } else {
             self.admin = nil
         }
-        Self.addGauges(metrics, pool: pool, clients: clients, keys: keys, revocations: revocations)
+        Self.addGauges(metrics, pool: pool, argon2: ["clients": clients.argon2, "logins": browserLogin.argon2], keys: keys, revocations: revocations)
     }
 
     /// The port the admin listener bound, if there is one.
     public var adminPort: UInt16? { admin?.localPort }
 
     /// The gauges read at each scrape: the database pool, Argon2, signing keys, revocations.
-    static func addGauges(_ metrics: Metrics, pool: PostgresPool, clients: ClientService, keys: KeyService, revocations: RevocationService) {
+    static func addGauges(_ metrics: Metrics, pool: PostgresPool, argon2 pools: KeyValuePairs<String, Argon2Pool>, keys: KeyService,
+                          revocations: RevocationService) {
         metrics.addGauges {
             let pool = pool.statistics
-            let argon2 = clients.argon2.statistics
+            let argon2 = pools.map { (name: $0.key, statistics: $0.value.statistics) }
             let wait = Double(pool.totalWaitTime.components.seconds) + Double(pool.totalWaitTime.components.attoseconds) / 1e18
             var out = "# HELP tessera_db_pool_connections Database pool connections by state.\n# TYPE tessera_db_pool_connections gauge\n"
                 + "tessera_db_pool_connections{state=\"in_use\"} \(pool.inUse)\n"
@@ -113,11 +120,14 @@ public final class TesseraServer: Sendable {
                 + "# TYPE tessera_db_pool_acquisitions_total counter\ntessera_db_pool_acquisitions_total \(pool.acquisitions)\n"
                 + "# HELP tessera_db_pool_timeouts_total Callers that gave up waiting for a connection.\n"
                 + "# TYPE tessera_db_pool_timeouts_total counter\ntessera_db_pool_timeouts_total \(pool.timeouts)\n"
-                + "# HELP tessera_argon2_queue_depth Argon2id jobs waiting for the pool.\n# TYPE tessera_argon2_queue_depth gauge\n"
-                + "tessera_argon2_queue_depth \(argon2.queued)\n"
-                + "# HELP tessera_argon2_running Argon2id jobs running.\n# TYPE tessera_argon2_running gauge\ntessera_argon2_running \(argon2.running)\n"
+                + "# HELP tessera_argon2_queue_depth Argon2id jobs waiting for the pool (clients: secrets; logins: passwords).\n"
+                + "# TYPE tessera_argon2_queue_depth gauge\n"
+                + argon2.map { "tessera_argon2_queue_depth{pool=\"\($0.name)\"} \($0.statistics.queued)\n" }.joined()
+                + "# HELP tessera_argon2_running Argon2id jobs running.\n# TYPE tessera_argon2_running gauge\n"
+                + argon2.map { "tessera_argon2_running{pool=\"\($0.name)\"} \($0.statistics.running)\n" }.joined()
                 + "# HELP tessera_argon2_rejections_total Argon2id jobs refused because the queue was full.\n"
-                + "# TYPE tessera_argon2_rejections_total counter\ntessera_argon2_rejections_total \(argon2.rejections)\n"
+                + "# TYPE tessera_argon2_rejections_total counter\n"
+                + argon2.map { "tessera_argon2_rejections_total{pool=\"\($0.name)\"} \($0.statistics.rejections)\n" }.joined()
                 + "# HELP tessera_revocations_synchronized Whether revocations are answered from memory (1) or PostgreSQL (0).\n"
                 + "# TYPE tessera_revocations_synchronized gauge\ntessera_revocations_synchronized \(revocations.isSynchronized ? 1 : 0)\n"
                 + "# HELP tessera_signing_key_age_seconds Age of each published signing key.\n# TYPE tessera_signing_key_age_seconds gauge\n"
@@ -139,10 +149,11 @@ public final class TesseraServer: Sendable {
         // Check the lifecycle several times within the shortest period that matters, at most every 30 s.
         let policy = configuration.keyLifecyclePolicy
         let checkEvery = min(30, max(1, min(policy.rotationPeriod, policy.publishAhead) / 4))
-        let keys = KeyService(manager: manager, logger: logger, listenerConfiguration: database,
+        let notifications = PostgresNotificationHub(configuration: database)
+        let keys = KeyService(manager: manager, logger: logger, notifications: notifications,
                               maintenanceInterval: .milliseconds(Int64(checkEvery * 1_000)), audit: audit)
         try await keys.prepare()
-        return TesseraServer(configuration: configuration, pool: pool, keys: keys, logger: logger, audit: audit, listenerConfiguration: database)
+        return TesseraServer(configuration: configuration, pool: pool, keys: keys, logger: logger, audit: audit, notifications: notifications)
     }
 
     /// Binds the listening socket and starts serving.
@@ -152,6 +163,8 @@ public final class TesseraServer: Sendable {
         janitor.start()
         revocations.start()
         usernames.start()
+        // Every subscriber is in place: one connection now listens for all of them.
+        notifications?.start()
         try http.start()
         logger.info("listening", ["address": "\(configuration.listen.host):\(http.localPort)", "issuer": configuration.issuer.url])
         if let admin, let adminListen = configuration.adminListen {
@@ -168,8 +181,10 @@ public final class TesseraServer: Sendable {
         logger.info("shutting down", ["grace_seconds": "\(Self.shutdownGrace.components.seconds)"])
         await http.shutdown(deadline: Self.shutdownGrace)
         await admin?.shutdown(deadline: .seconds(1))
+        notifications?.stop()
         await keys.stop()
         await clients.stop()
+        browserLogin.argon2.shutdown()
         await janitor.stop()
         await revocations.stop()
         await usernames.stop()

@@ -28,7 +28,7 @@ struct TokenEndpoint: Sendable {
         let scheme = Self.authorizationScheme(request)
         do {
             // An address whose requests keep failing (guessing secrets, codes or refresh tokens) is slowed down.
-            try limits.check(limits.tokenFailures, key: request.remoteAddress)
+            try limits.check(limits.tokenFailures, key: SourceAddressKey.of(request.remoteAddress))
             return try await handle(request)
         } catch let limited as RateLimited {
             return OAuthErrorResponse.rateLimited(limited)
@@ -36,7 +36,7 @@ struct TokenEndpoint: Sendable {
             let oauthError = OAuthErrorResponse.map(error)
             log(oauthError, request)
             if oauthError.code != .serverError && oauthError.code != .temporarilyUnavailable {
-                _ = limits.tokenFailures.take(request.remoteAddress)
+                _ = limits.tokenFailures.take(SourceAddressKey.of(request.remoteAddress))
             }
             return OAuthErrorResponse.response(oauthError, authorizationScheme: scheme, retryAfter: (error as? ThrottledFailure)?.retryAfter)
         }
@@ -114,9 +114,10 @@ struct TokenEndpoint: Sendable {
         case .rejected(let error):
             // The code is consumed now, whatever the request was.
             throw error
-        case .alreadyRedeemed:
+        case .alreadyRedeemed(let revoked):
             audit.record(.codeReused, ["client_id": client.id])
-            await revocations.resynchronise()
+            // What the code issued is revoked in the same transaction; this instance knows at once.
+            revocations.didRevoke(revoked.map { ($0.jti, $0.expiresAt) })
             metrics.revoked("code_reuse")
             throw AuthorizationCodeGrant.failure("code already redeemed")
         case .expired:

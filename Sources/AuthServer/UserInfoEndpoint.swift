@@ -10,6 +10,9 @@ struct UserInfoEndpoint: Sendable {
     let revocations: RevocationService
     let users: PostgresUserStore
     let logger: Logger
+    /// The audience of access tokens meant for this endpoint: its own URL, which the authorization
+    /// endpoint gives tokens when no other resource is named.
+    let audience: String
 
     static let path = "/userinfo"
 
@@ -28,14 +31,19 @@ struct UserInfoEndpoint: Sendable {
             // RFC 6750 §3.1: "If the request lacks any authentication information ..., the
             // resource server SHOULD NOT include an error code or other error information."
             return HTTPResponse(status: .unauthorized, headers: HTTPHeaders([
-                ("WWW-Authenticate", "Bearer realm=\"tessera\""), ("Cache-Control", "no-store"), ("Pragma", "no-cache"),
-                ("Content-Type", "application/json")]), body: Array("{\"error\":\"invalid_request\",\"error_description\":\"A bearer access token is required.\"}".utf8))
+                ("WWW-Authenticate", "Bearer realm=\"tessera\""), ("Cache-Control", "no-store"), ("Pragma", "no-cache")]))
         }
         let now = Int64(Date().timeIntervalSince1970)
         guard let claims = verifier.verify(token, keys: keys.current.ring.publishedKeys, now: now) else {
             throw OAuthError(.invalidToken, "The access token is invalid or expired.")
         }
-        guard try await !revocations.isRevoked(jti: claims.jwtID) else {
+        // The token must be meant for UserInfo: one issued for another resource server, which that
+        // server could replay here, does not reveal the user's claims (RFC 8707 §2, RFC 9068 §4).
+        guard claims.audience.contains(where: { RedirectURI.identical($0, audience) }) else {
+            throw OAuthError(.invalidToken, "The access token was not issued for this endpoint.",
+                             detail: "aud \(claims.audience.joined(separator: " ").prefix(200)) lacks \(audience)")
+        }
+        guard try await !revocations.isRevoked(claims) else {
             throw OAuthError(.invalidToken, "The access token is invalid or expired.", detail: "revoked jti \(claims.jwtID)")
         }
         // OIDC Core §5.3: "The Access Token obtained from an OpenID Connect Authentication Request MUST be sent as a Bearer Token".

@@ -10,7 +10,8 @@ import Synchronization
 /// is down, nothing is cached and every lookup reads PostgreSQL.
 final class UsernameCache: Sendable {
     let users: PostgresUserStore
-    private let listener: PostgresListener?
+    /// User changes announced on `tessera_users` (nil: none, and nothing is cached).
+    private let changes: AsyncStream<PostgresListenerEvent>?
     private let state = Mutex(State())
     private let tasks = BackgroundTasks()
 
@@ -24,9 +25,9 @@ final class UsernameCache: Sendable {
         var generation: UInt64 = 0
     }
 
-    init(users: PostgresUserStore, listenerConfiguration: PostgresConfiguration?) {
+    init(users: PostgresUserStore, notifications: PostgresNotificationHub?) {
         self.users = users
-        listener = listenerConfiguration.map { PostgresListener(configuration: $0, channels: [PostgresUserStore.channel]) }
+        changes = notifications?.subscribe(PostgresUserStore.channel)
     }
 
     /// The username of `subject` (nil for a subject that is not a user, or a deleted or disabled one).
@@ -50,10 +51,9 @@ final class UsernameCache: Sendable {
     }
 
     func start() {
-        guard let listener else { return }
-        listener.start()
+        guard let changes else { return }
         tasks.add([Task { [self] in
-            for await event in listener.events {
+            for await event in changes {
                 state.withLock { state in
                     state.generation &+= 1
                     switch event {
@@ -72,7 +72,6 @@ final class UsernameCache: Sendable {
     }
 
     func stop() async {
-        listener?.stop()
         await tasks.stopAll()
     }
 }

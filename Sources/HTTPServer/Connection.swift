@@ -1,10 +1,26 @@
 /// One client connection, owned by exactly one event loop thread.
 ///
-/// States, explicit: reading requests (possibly several pipelined, each with a response
-/// slot), then — after an error, `Connection: close`, end of input or shutdown — draining
-/// the slots without parsing more, then either closed or lingering (write side shut,
-/// unread input discarded for a bounded time so the client sees the last response).
+/// Its life is the `State` the loop switches on: reading requests (possibly several
+/// pipelined, each with a response slot); then, after an error, `Connection: close`, end of
+/// input, overload or shutdown, draining the slots without parsing more; then closing once the
+/// last response is sent, directly or after lingering (write side shut, unread input discarded
+/// for a bounded time so the client sees the last response).
 final class Connection {
+    enum State: Equatable {
+        /// Parsing requests and answering them in order.
+        case reading
+        /// No more requests will be parsed (error answered, `Connection: close`, overload or
+        /// shutdown); the ones already parsed are still answered. `isPeerClosed`: the client
+        /// closed its sending side.
+        case draining(isPeerClosed: Bool)
+        /// The last response is queued: no slot is left; close (or linger) once the output is sent.
+        case closingAfterFlush(isPeerClosed: Bool)
+        /// The write side is shut down; input is discarded until the deadline, then the connection closes.
+        case lingering(until: UInt64)
+        /// The descriptor is closed and the loop has forgotten the connection.
+        case closed
+    }
+
     /// A response position in pipeline order; filled when its handler finishes.
     struct Slot {
         var sequence: UInt64
@@ -18,6 +34,8 @@ final class Connection {
     let fd: Int32
     let remoteAddress: String
     let remotePort: UInt16
+    /// The source this connection counts against for `maxConnectionsPerSource` (nil: not counted).
+    let source: SourceAddressKey?
 
     var parser: HTTPRequestParser
     /// The TLS session on a TLS listener (nil: plain HTTP).
@@ -32,15 +50,7 @@ final class Connection {
     var outbound: [UInt8] = []
     var outboundSent = 0
 
-    /// No more requests will be parsed (error answered, `Connection: close`, overload or shutdown).
-    var stopsParsing = false
-    /// The peer closed its sending side.
-    var isReadClosed = false
-    /// Close (or linger) once `outbound` is sent.
-    var closesAfterFlush = false
-    /// The write side is shut down and input is being discarded until `lingerDeadline`.
-    var isLingering = false
-    var isClosed = false
+    var state = State.reading
 
     /// Whether `100 Continue` was already queued for the request whose body is being read.
     var sentContinue = false
@@ -52,7 +62,6 @@ final class Connection {
     var idleSince: UInt64
     /// When a send last made progress.
     var lastWriteProgress: UInt64
-    var lingerDeadline: UInt64 = 0
 
     /// The epoll interest currently registered.
     var registeredEvents: UInt32
@@ -65,16 +74,39 @@ final class Connection {
     /// Output buffer capacity kept between responses; larger is released for the same reason.
     static let retainedOutboundCapacity = 256 * 1024
 
-    init(id: UInt64, fd: Int32, remoteAddress: String, remotePort: UInt16, limits: HTTPServerLimits, now: UInt64, registeredEvents: UInt32) {
+    init(id: UInt64, fd: Int32, remoteAddress: String, remotePort: UInt16, source: SourceAddressKey?, limits: HTTPServerLimits,
+         now: UInt64, registeredEvents: UInt32) {
         self.id = id
         self.fd = fd
         self.remoteAddress = remoteAddress
         self.remotePort = remotePort
+        self.source = source
         self.parser = HTTPRequestParser(limits: limits)
         self.headStartedAt = now
         self.idleSince = now
         self.lastWriteProgress = now
         self.registeredEvents = registeredEvents
+    }
+
+    var isClosed: Bool { state == .closed }
+
+    /// Stops parsing requests; those already parsed are still answered.
+    func stopReading() {
+        if state == .reading {
+            state = .draining(isPeerClosed: false)
+        }
+    }
+
+    /// The response just queued is the last: close once it is sent.
+    func closeAfterFlush() {
+        switch state {
+        case .reading:
+            state = .closingAfterFlush(isPeerClosed: false)
+        case .draining(let isPeerClosed):
+            state = .closingAfterFlush(isPeerClosed: isPeerClosed)
+        case .closingAfterFlush, .lingering, .closed:
+            break
+        }
     }
 
     var hasUnsentOutput: Bool { outboundSent < outbound.count }

@@ -28,7 +28,7 @@ extension EventLoop {
     private func readAvailable(_ connection: Connection) {
         switch receive(connection) {
         case .bytes(let count):
-            if connection.isLingering {
+            if case .lingering = connection.state {
                 // Discarding input so the client can read the last response; see `lingeringClose`.
                 return
             }
@@ -38,14 +38,25 @@ extension EventLoop {
             connection.inbound.append(contentsOf: UnsafeRawBufferPointer(rebasing: readBuffer[0..<count]))
             processInput(connection)
         case .endOfFile:
-            if connection.isLingering || (connection.slots.isEmpty && !connection.hasUnsentOutput) {
+            switch connection.state {
+            case .lingering, .closed:
+                close(connection)
+                return
+            case .reading, .draining, .closingAfterFlush:
+                break
+            }
+            if connection.slots.isEmpty && !connection.hasUnsentOutput {
                 close(connection)
                 return
             }
             // A client may half-close after sending its requests; answer them, then close.
-            connection.isReadClosed = true
-            connection.stopsParsing = true
-            connection.closesAfterFlush = connection.slots.isEmpty
+            if connection.slots.isEmpty {
+                connection.state = .closingAfterFlush(isPeerClosed: true)
+            } else {
+                connection.state = .draining(isPeerClosed: true)
+                // The last answer closes the connection (and says so); nothing can follow it.
+                connection.slots[connection.slots.count - 1].context.isClosing = true
+            }
             updateInterest(connection)
             updateDeadline(connection)
         case .wouldBlock:
@@ -58,7 +69,7 @@ extension EventLoop {
     /// Parses as many buffered requests as the pipelining limit allows and dispatches them.
     func processInput(_ connection: Connection) {
         let limits = configuration.limits
-        while !connection.stopsParsing
+        while connection.state == .reading
             && connection.hasBufferedInput
             && connection.slots.count < max(1, limits.maxPipelinedRequestsPerConnection) {
             let result = connection.inbound.withUnsafeBytes { bytes in
@@ -87,7 +98,7 @@ extension EventLoop {
                 flush(connection)
                 return
             case .invalid(let error):
-                connection.stopsParsing = true
+                connection.stopReading()
                 connection.inboundStart = connection.inbound.count
                 var bytes: [UInt8] = []
                 HTTPResponseEncoder.encode(
@@ -117,13 +128,14 @@ extension EventLoop {
     private func dispatch(_ parsed: ParsedRequest, on connection: Connection) {
         let head = parsed.head
         if !head.isKeepAlive {
-            connection.stopsParsing = true
+            connection.stopReading()
         }
         let inFlight = counters.inFlightRequests.wrappingAdd(1, ordering: .relaxed).newValue
         guard inFlight <= configuration.limits.maxInFlightRequests else {
             // Overloaded: answer at once rather than queue (CONVENTIONS: every queue is bounded).
             counters.inFlightRequests.wrappingSubtract(1, ordering: .relaxed)
-            connection.stopsParsing = true
+            counters.requestsRefusedOverload.wrappingAdd(1, ordering: .relaxed)
+            connection.stopReading()
             var bytes: [UInt8] = []
             HTTPResponseEncoder.encode(
                 Self.overloadResponse(),
@@ -168,31 +180,13 @@ extension EventLoop {
 
     /// Serializes the answered slots in order and sends as much as the socket takes.
     func flush(_ connection: Connection) {
-        guard !connection.isClosed else { return }
-        while !connection.closesAfterFlush, let slot = connection.slots.first {
-            var context = slot.context
-            // Shutting down: the last answer on the connection says so.
-            if isShuttingDown && connection.slots.count == 1 {
-                context.isClosing = true
-            }
-            if let ready = slot.ready {
-                connection.outbound.append(contentsOf: ready)
-            } else if let response = slot.response {
-                let dropped = HTTPResponseEncoder.encode(response, context: context, dateLine: dateCache.line, into: &connection.outbound)
-                if !dropped.isEmpty {
-                    log?("dropped invalid response header(s): \(dropped.joined(separator: ", "))")
-                }
-            } else {
-                break
-            }
-            connection.slots.removeFirst()
-            if context.isClosing {
-                connection.closesAfterFlush = true
-                connection.slots.removeAll()
-            }
-        }
-        if connection.closesAfterFlush {
-            connection.stopsParsing = true
+        switch connection.state {
+        case .reading, .draining:
+            appendAnsweredSlots(connection)
+        case .closingAfterFlush, .lingering:
+            break
+        case .closed:
+            return
         }
         if connection.hasUnsentOutput {
             let result = connection.outbound.withUnsafeBytes { bytes in
@@ -218,8 +212,8 @@ extension EventLoop {
             }
         }
         if !connection.hasUnsentOutput {
-            if connection.closesAfterFlush && !connection.isLingering {
-                beginLingeringClose(connection)
+            if case .closingAfterFlush(let isPeerClosed) = connection.state {
+                beginLingeringClose(connection, isPeerClosed: isPeerClosed)
                 return
             }
             if connection.isIdle {
@@ -230,17 +224,43 @@ extension EventLoop {
         updateDeadline(connection)
     }
 
+    /// Serializes the answered slots at the head of the pipeline into `outbound`, in order.
+    private func appendAnsweredSlots(_ connection: Connection) {
+        while let slot = connection.slots.first {
+            var context = slot.context
+            // Shutting down: the last answer on the connection says so.
+            if isShuttingDown && connection.slots.count == 1 {
+                context.isClosing = true
+            }
+            if let ready = slot.ready {
+                connection.outbound.append(contentsOf: ready)
+            } else if let response = slot.response {
+                let dropped = HTTPResponseEncoder.encode(response, context: context, dateLine: dateCache.line, into: &connection.outbound)
+                if !dropped.isEmpty {
+                    log?("dropped invalid response header(s): \(dropped.joined(separator: ", "))")
+                }
+            } else {
+                break
+            }
+            connection.slots.removeFirst()
+            if context.isClosing {
+                connection.closeAfterFlush()
+                connection.slots.removeAll()
+                return
+            }
+        }
+    }
+
     /// Shuts the write side and discards input for a bounded time before closing, so unread
     /// request bytes do not make the kernel reset the connection and destroy the last response.
-    private func beginLingeringClose(_ connection: Connection) {
-        if connection.isReadClosed {
+    private func beginLingeringClose(_ connection: Connection, isPeerClosed: Bool) {
+        if isPeerClosed {
             close(connection)
             return
         }
         sendCloseNotify(connection)
         System.shutdownWrite(connection.fd)
-        connection.isLingering = true
-        connection.lingerDeadline = now &+ lingeringCloseNanoseconds
+        connection.state = .lingering(until: now &+ lingeringCloseNanoseconds)
         connection.inbound = []
         connection.inboundStart = 0
         updateInterest(connection)
@@ -248,21 +268,23 @@ extension EventLoop {
     }
 
     func updateInterest(_ connection: Connection) {
-        guard !connection.isClosed else { return }
         var wanted: UInt32 = 0
-        if connection.isLingering {
+        switch connection.state {
+        case .closed:
+            return
+        case .lingering:
             wanted = System.epollIn
-        } else {
+        case .reading:
             let limits = configuration.limits
-            let wantsRead = !connection.isReadClosed
-                && !connection.stopsParsing
-                && connection.slots.count < max(1, limits.maxPipelinedRequestsPerConnection)
+            let wantsRead = connection.slots.count < max(1, limits.maxPipelinedRequestsPerConnection)
                 && connection.unsentOutputCount < limits.maxBufferedResponseBytes
                 && connection.inbound.count - connection.inboundStart < Self.maximumBufferedInputBytes(limits)
             if wantsRead { wanted |= System.epollIn }
             if connection.hasUnsentOutput { wanted |= System.epollOut }
-            wanted |= tlsInterest(connection)
+        case .draining, .closingAfterFlush:
+            if connection.hasUnsentOutput { wanted |= System.epollOut }
         }
+        if case .lingering = connection.state {} else { wanted |= tlsInterest(connection) }
         if wanted != connection.registeredEvents {
             connection.registeredEvents = wanted
             System.epollModify(epollFD, fd: connection.fd, events: wanted, data: connection.id)

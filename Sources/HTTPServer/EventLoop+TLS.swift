@@ -19,7 +19,8 @@ extension EventLoop {
         case .complete:
             tls.isHandshaking = false
             configuration.tls?.onHandshake?(.completed(resumed: tls.session.isResumed))
-            connection.headStartedAt = nil
+            // The first request head is due within headerRead of the handshake's end.
+            connection.headStartedAt = now
             connection.idleSince = now
             updateInterest(connection)
             updateDeadline(connection)
@@ -48,7 +49,8 @@ extension EventLoop {
 
     /// Reads plaintext into `readBuffer`: several TLS records per call while room remains.
     func receive(_ connection: Connection) -> System.ReadResult {
-        guard let tls = connection.tls, !connection.isLingering else {
+        let isLingering = if case .lingering = connection.state { true } else { false }
+        guard let tls = connection.tls, !isLingering else {
             return System.read(connection.fd, into: readBuffer)
         }
         tls.readWantsWrite = false

@@ -1,13 +1,5 @@
 import Synchronization
 
-/// Counters shared by every event loop of one server.
-final class ServerCounters: Sendable {
-    /// Open client connections.
-    let connections = Atomic<Int>(0)
-    /// Requests handed to the responder and not yet answered.
-    let inFlightRequests = Atomic<Int>(0)
-}
-
 /// One event-loop thread: an epoll instance, a listener, and the connections it accepted.
 ///
 /// Everything except `deliver`, `requestShutdown` and `waitUntilStopped` runs on the loop
@@ -247,22 +239,32 @@ final class EventLoop: @unchecked Sendable {
         guard listenFD >= 0 else { return }
         for _ in 0..<Self.acceptBatch {
             switch System.accept(listener: listenFD) {
-            case .accepted(let fd, let address, let port):
+            case .accepted(let fd, let address, let port, let source):
                 let open = counters.connections.wrappingAdd(1, ordering: .relaxed).newValue
                 guard open <= configuration.limits.maxConnections, !isShuttingDown else {
                     counters.connections.wrappingSubtract(1, ordering: .relaxed)
+                    counters.connectionsRefusedOverCapacity.wrappingAdd(1, ordering: .relaxed)
+                    rejectOverCapacity(fd)
+                    continue
+                }
+                let perSourceLimit = configuration.limits.maxConnectionsPerSource
+                let countedSource = perSourceLimit > 0 ? source : nil
+                if let countedSource, !counters.admit(countedSource, limit: perSourceLimit) {
+                    counters.connections.wrappingSubtract(1, ordering: .relaxed)
+                    counters.connectionsRefusedPerSource.wrappingAdd(1, ordering: .relaxed)
                     rejectOverCapacity(fd)
                     continue
                 }
                 let id = nextConnectionID
                 nextConnectionID += 1
                 let connection = Connection(
-                    id: id, fd: fd, remoteAddress: address, remotePort: port,
+                    id: id, fd: fd, remoteAddress: address, remotePort: port, source: countedSource,
                     limits: configuration.limits, now: now, registeredEvents: System.epollIn
                 )
                 if let tls = configuration.tls {
                     guard let session = makeTLSConnection(tls, fd: fd) else {
                         counters.connections.wrappingSubtract(1, ordering: .relaxed)
+                        if let countedSource { counters.release(countedSource) }
                         System.close(fd)
                         continue
                     }
@@ -270,6 +272,7 @@ final class EventLoop: @unchecked Sendable {
                 }
                 guard System.epollAdd(epollFD, fd: fd, events: System.epollIn, data: id) else {
                     counters.connections.wrappingSubtract(1, ordering: .relaxed)
+                    if let countedSource { counters.release(countedSource) }
                     System.close(fd)
                     continue
                 }
@@ -351,15 +354,18 @@ final class EventLoop: @unchecked Sendable {
             listenFD = -1
         }
         for connection in Array(connections.values) {
-            connection.stopsParsing = true
-            if connection.slots.isEmpty {
-                if connection.hasUnsentOutput && !connection.isLingering {
-                    connection.closesAfterFlush = true
+            connection.stopReading()
+            switch connection.state {
+            case .draining where !connection.slots.isEmpty:
+                updateInterest(connection)
+            case .draining, .closingAfterFlush:
+                if connection.hasUnsentOutput {
+                    connection.closeAfterFlush()
                 } else {
                     close(connection)
                 }
-            } else {
-                updateInterest(connection)
+            case .reading, .lingering, .closed:
+                close(connection)
             }
         }
     }
@@ -379,15 +385,20 @@ final class EventLoop: @unchecked Sendable {
         if let tls = connection.tls, tls.isHandshaking {
             return tls.handshakeStartedAt &+ tlsHandshakeNanoseconds
         }
-        if connection.isLingering {
-            return connection.lingerDeadline
+        switch connection.state {
+        case .closed:
+            return 0
+        case .lingering(let until):
+            return until
+        case .reading, .draining, .closingAfterFlush:
+            break
         }
         if connection.hasUnsentOutput {
             return connection.lastWriteProgress &+ writeNanoseconds
         }
         // Read timeouts run only while the server wants the client's bytes; not while it holds
         // off reading because this connection's pipeline is full of its own unanswered requests.
-        let isReading = !connection.stopsParsing && !connection.isReadClosed
+        let isReading = connection.state == .reading
             && connection.slots.count < max(1, configuration.limits.maxPipelinedRequestsPerConnection)
         if isReading {
             if let started = connection.bodyStartedAt {
@@ -431,10 +442,13 @@ final class EventLoop: @unchecked Sendable {
 
     func close(_ connection: Connection) {
         guard !connection.isClosed else { return }
-        connection.isClosed = true
+        connection.state = .closed
         connections.removeValue(forKey: connection.id)
         sendCloseNotify(connection)
         System.close(connection.fd)
         counters.connections.wrappingSubtract(1, ordering: .relaxed)
+        if let source = connection.source {
+            counters.release(source)
+        }
     }
 }

@@ -15,4 +15,6 @@ public struct HTTPMethod: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let DELETE = HTTPMethod(rawValue: "DELETE")
     public static let OPTIONS = HTTPMethod(rawValue: "OPTIONS")
     public static let PATCH = HTTPMethod(rawValue: "PATCH")
+    public static let CONNECT = HTTPMethod(rawValue: "CONNECT")
+    public static let TRACE = HTTPMethod(rawValue: "TRACE")
 }

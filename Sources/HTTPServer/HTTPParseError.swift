@@ -18,6 +18,8 @@ public enum HTTPParseError: Error, Equatable, Sendable, CustomStringConvertible 
     case malformedRequestLine
     /// The method contains a character outside `tchar` (400).
     case invalidMethod
+    /// A well-formed method the server does not know, such as `FOO` or a lower-case `get` (501).
+    case unrecognizedMethod
     /// The request-target is not origin-form (or `*` for OPTIONS), or contains invalid bytes (400).
     case invalidTarget
     /// The version is not `HTTP/DIGIT.DIGIT` (400).
@@ -30,7 +32,7 @@ public enum HTTPParseError: Error, Equatable, Sendable, CustomStringConvertible 
     case invalidHeaderName
     /// A field value contains a control character (400).
     case invalidHeaderValue
-    /// An HTTP/1.1 request without `Host`, or more than one `Host` (400).
+    /// An HTTP/1.1 request without `Host`, more than one `Host`, or a `Host` that is not `uri-host [":" port]` (400).
     case invalidHost
     /// `Content-Length` is not a plain decimal number that fits (400).
     case invalidContentLength
@@ -38,8 +40,11 @@ public enum HTTPParseError: Error, Equatable, Sendable, CustomStringConvertible 
     case duplicateContentLength
     /// Both `Content-Length` and `Transfer-Encoding` (400).
     case contentLengthWithTransferEncoding
-    /// `Transfer-Encoding` other than exactly `chunked`, or in an HTTP/1.0 request (400).
-    case unsupportedTransferEncoding
+    /// `Transfer-Encoding` whose final coding is not `chunked`, that applies `chunked` twice, is not a
+    /// list of codings, or is in an HTTP/1.0 request (400).
+    case invalidTransferEncoding
+    /// `Transfer-Encoding` ending in `chunked` with another coding the server does not implement, such as `gzip, chunked` (501).
+    case unimplementedTransferCoding
     /// A chunk size that is empty, not hexadecimal, or overflows (400).
     case invalidChunkSize
     /// Chunk data not followed by CRLF, or a malformed chunk line or trailer (400).
@@ -55,6 +60,7 @@ public enum HTTPParseError: Error, Equatable, Sendable, CustomStringConvertible 
         case .bodyTooLarge: .payloadTooLarge
         case .unsupportedVersion: .httpVersionNotSupported
         case .unsupportedExpectation: .expectationFailed
+        case .unrecognizedMethod, .unimplementedTransferCoding: .notImplemented
         default: .badRequest
         }
     }
@@ -70,17 +76,19 @@ public enum HTTPParseError: Error, Equatable, Sendable, CustomStringConvertible 
         case .bareLineFeed: "line ends in bare LF"
         case .malformedRequestLine: "malformed request line"
         case .invalidMethod: "invalid method"
+        case .unrecognizedMethod: "method not implemented"
         case .invalidTarget: "invalid request-target"
         case .malformedVersion: "malformed HTTP version"
         case .obsoleteLineFolding: "obsolete line folding"
         case .whitespaceBeforeColon: "whitespace between field name and colon"
         case .invalidHeaderName: "invalid header field name"
         case .invalidHeaderValue: "invalid header field value"
-        case .invalidHost: "missing or repeated Host"
+        case .invalidHost: "missing, repeated or invalid Host"
         case .invalidContentLength: "invalid Content-Length"
         case .duplicateContentLength: "repeated Content-Length"
         case .contentLengthWithTransferEncoding: "Content-Length with Transfer-Encoding"
-        case .unsupportedTransferEncoding: "unsupported Transfer-Encoding"
+        case .invalidTransferEncoding: "invalid Transfer-Encoding"
+        case .unimplementedTransferCoding: "transfer coding not implemented"
         case .invalidChunkSize: "invalid chunk size"
         case .invalidChunkFraming: "invalid chunk framing"
         case .chunkExtensionTooLong: "chunk extension too long"

@@ -33,6 +33,32 @@ private func isFieldValueByte(_ byte: UInt8) -> Bool {
     byte == tab || (byte >= 0x20 && byte != 0x7F)
 }
 
+@inline(__always)
+private func isHexDigit(_ byte: UInt8) -> Bool {
+    switch byte {
+    case 0x30...0x39, 0x41...0x46, 0x61...0x66: true
+    default: false
+    }
+}
+
+/// `unreserved` from RFC 3986 §2.3.
+@inline(__always)
+private func isUnreserved(_ byte: UInt8) -> Bool {
+    switch byte {
+    case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, 0x2D, 0x2E, 0x5F, 0x7E: true
+    default: false
+    }
+}
+
+/// `sub-delims` from RFC 3986 §2.2.
+@inline(__always)
+private func isSubDelimiter(_ byte: UInt8) -> Bool {
+    switch byte {
+    case 0x21, 0x24, 0x26, 0x27, 0x28, 0x29, 0x2A, 0x2B, 0x2C, 0x3B, 0x3D: true
+    default: false
+    }
+}
+
 /// Compares bytes against a lowercase ASCII literal, ignoring the bytes' case.
 @inline(__always)
 private func bytes(_ bytes: UnsafeRawBufferPointer, equalLowercase literal: StaticString) -> Bool {
@@ -275,6 +301,10 @@ struct HTTPRequestParser {
         case .failure(let error): return .failure(error)
         }
         let method = methodFromBytes(methodBytes)
+        // RFC 9110 §9.1: "An origin server that receives a request method that is unrecognized or not
+        // implemented SHOULD respond with the 501 (Not Implemented) status code." Methods are
+        // case-sensitive, so `get` is not GET.
+        guard Self.recognizedMethods.contains(method) else { return .failure(.unrecognizedMethod) }
         let targetBytes = UnsafeRawBufferPointer(rebasing: requestLine[targetStart..<targetEnd])
         // RFC 9112 §3.2: origin-form for ordinary requests; asterisk-form only for server-wide OPTIONS.
         // Absolute- and authority-form are for proxies, which this server is not.
@@ -288,7 +318,7 @@ struct HTTPRequestParser {
         var contentLength: Int?
         var contentLengthCount = 0
         var transferEncodingCount = 0
-        var isChunked = false
+        var transferCodings = TransferCodings()
         var hostCount = 0
         var connectionClose = false
         var connectionKeepAlive = false
@@ -332,6 +362,9 @@ struct HTTPRequestParser {
             switch nameBytes.count {
             case 4 where bytes(nameBytes, equalLowercase: "host"):
                 hostCount += 1
+                // RFC 9112 §3.2: a server MUST answer 400 to a request with "a Host header field with
+                // an invalid field value".
+                guard isValidHost(valueBytes) else { return .failure(.invalidHost) }
             case 6 where bytes(nameBytes, equalLowercase: "expect"):
                 // RFC 9110 §10.1.1: "A server that receives an Expect field value containing a member
                 // other than 100-continue MAY respond with a 417 (Expectation Failed)"; and a server
@@ -358,7 +391,7 @@ struct HTTPRequestParser {
                 contentLength = length
             case 17 where bytes(nameBytes, equalLowercase: "transfer-encoding"):
                 transferEncodingCount += 1
-                isChunked = transferEncodingCount == 1 && bytes(valueBytes, equalLowercase: "chunked")
+                forEachListMember(valueBytes) { member in transferCodings.add(member) }
             default:
                 break
             }
@@ -376,9 +409,17 @@ struct HTTPRequestParser {
             // RFC 9112 §6.1: Content-Length with Transfer-Encoding "ought to be handled as an error";
             // refusing it is the only safe choice (request smuggling).
             if contentLengthCount > 0 { return .failure(.contentLengthWithTransferEncoding) }
-            // RFC 9112 §6.1: a server "MUST NOT" trust Transfer-Encoding in HTTP/1.0; chunked is the
-            // only coding this server decodes, and it must be the only one.
-            guard version == .http1_1, isChunked else { return .failure(.unsupportedTransferEncoding) }
+            // RFC 9112 §6.1: a server that receives Transfer-Encoding in HTTP/1.0 "MUST treat the
+            // message as if the framing is faulty".
+            guard version == .http1_1 else { return .failure(.invalidTransferEncoding) }
+            // RFC 9112 §6.3: "If a Transfer-Encoding header field is present in a request and the
+            // chunked transfer coding is not the final encoding, the message body length cannot be
+            // determined reliably; the server MUST respond with the 400 (Bad Request) status code";
+            // and RFC 9112 §7: "A sender MUST NOT apply the chunked transfer coding more than once".
+            guard transferCodings.isChunkedOnceAndLast else { return .failure(.invalidTransferEncoding) }
+            // RFC 9112 §6.1: "A server that receives a request message with a transfer coding it does
+            // not understand SHOULD respond with 501 (Not Implemented)." Chunked is the only one here.
+            guard !transferCodings.hasOtherCoding else { return .failure(.unimplementedTransferCoding) }
             framing = .chunked
         } else if let contentLength {
             if contentLength > limits.maxBodyBytes { return .failure(.bodyTooLarge) }
@@ -397,6 +438,38 @@ struct HTTPRequestParser {
             isKeepAlive: isKeepAlive,
             expectsContinue: expectsContinue && framing != .none
         ))
+    }
+
+    /// The methods RFC 9110 §9.3 defines, and PATCH (RFC 5789); any other is answered 501.
+    static let recognizedMethods: Set<HTTPMethod> = [.GET, .HEAD, .POST, .PUT, .DELETE, .CONNECT, .OPTIONS, .TRACE, .PATCH]
+
+    /// The transfer codings named by a request's `Transfer-Encoding` field lines, in order.
+    private struct TransferCodings {
+        var count = 0
+        var chunkedCount = 0
+        var isLastChunked = false
+        /// A coding other than chunked, such as gzip: understood by the grammar, not implemented here.
+        var hasOtherCoding = false
+        /// A member that is not `token *( OWS ";" OWS transfer-parameter )`.
+        var isMalformed = false
+
+        mutating func add(_ member: UnsafeRawBufferPointer) {
+            count += 1
+            var nameEnd = 0
+            while nameEnd < member.count && member[nameEnd] != UInt8(ascii: ";") { nameEnd += 1 }
+            let name = UnsafeRawBufferPointer(rebasing: member[0..<nameEnd])
+            isLastChunked = nameEnd == member.count && bytes(name, equalLowercase: "chunked")
+            if isLastChunked {
+                chunkedCount += 1
+            } else if !name.isEmpty && name.allSatisfy(isTokenByte) {
+                hasOtherCoding = true
+            } else {
+                isMalformed = true
+            }
+        }
+
+        /// Chunked is applied exactly once, last, and every member is well formed.
+        var isChunkedOnceAndLast: Bool { count > 0 && !isMalformed && isLastChunked && chunkedCount == 1 }
     }
 
     private func parseVersion(_ bytes: UnsafeRawBufferPointer) -> Result<HTTPVersion, HTTPParseError> {
@@ -437,6 +510,53 @@ struct HTTPRequestParser {
             value = sum
         }
         return value
+    }
+
+    /// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2), `uri-host` as RFC 3986 §3.2.2 defines it
+    /// (IP-literal, IPv4address or reg-name; empty is allowed, RFC 9112 §3.2), `port = *DIGIT`.
+    private func isValidHost(_ value: UnsafeRawBufferPointer) -> Bool {
+        var index = 0
+        if !value.isEmpty && value[0] == UInt8(ascii: "[") {
+            guard let close = value.firstIndex(of: UInt8(ascii: "]")),
+                  isIPLiteral(UnsafeRawBufferPointer(rebasing: value[1..<close]))
+            else { return false }
+            index = close + 1
+        } else {
+            // reg-name = *( unreserved / pct-encoded / sub-delims ), which covers IPv4address.
+            while index < value.count && value[index] != UInt8(ascii: ":") {
+                if value[index] == UInt8(ascii: "%") {
+                    guard index + 2 < value.count, isHexDigit(value[index + 1]), isHexDigit(value[index + 2]) else { return false }
+                    index += 3
+                    continue
+                }
+                guard isUnreserved(value[index]) || isSubDelimiter(value[index]) else { return false }
+                index += 1
+            }
+        }
+        if index == value.count { return true }
+        guard value[index] == UInt8(ascii: ":") else { return false }
+        for byte in value[(index + 1)...] where !(0x30...0x39).contains(byte) {
+            return false
+        }
+        return true
+    }
+
+    /// `IP-literal` between the brackets: an IPv6 address, or `IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )`.
+    private func isIPLiteral(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard !bytes.isEmpty else { return false }
+        if bytes[0] == UInt8(ascii: "v") || bytes[0] == UInt8(ascii: "V") {
+            guard let dot = bytes.firstIndex(of: UInt8(ascii: ".")), dot > 1, dot + 1 < bytes.count else { return false }
+            return bytes[1..<dot].allSatisfy(isHexDigit)
+                && bytes[(dot + 1)...].allSatisfy { isUnreserved($0) || isSubDelimiter($0) || $0 == UInt8(ascii: ":") }
+        }
+        // The longest IPv6 text form is 45 characters (INET6_ADDRSTRLEN less its terminator).
+        guard bytes.count <= 45, bytes.allSatisfy({ isHexDigit($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") }) else {
+            return false
+        }
+        var text = [CChar](repeating: 0, count: 46)
+        for (offset, byte) in bytes.enumerated() { text[offset] = CChar(bitPattern: byte) }
+        var address = in6_addr()
+        return inet_pton(AF_INET6, text, &address) == 1
     }
 
     /// Calls `body` with each non-empty member of a comma-separated list, OWS trimmed.

@@ -70,6 +70,9 @@ public final class HTTPServer: Sendable {
         }
     }
 
+    /// The connection and request counters, read now.
+    public var statistics: HTTPServerStatistics { counters.statistics }
+
     /// Stops gracefully: closes the listener and idle connections at once, lets in-flight requests
     /// finish and be written (with `Connection: close`) until `deadline` has passed, then closes the
     /// rest and stops the loops. Returns when stopped; calling it again just waits.

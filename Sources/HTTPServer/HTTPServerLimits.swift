@@ -24,6 +24,13 @@ public struct HTTPServerLimits: Sendable {
     /// answered 503 and closed at once. Bounds descriptors and per-connection memory.
     public var maxConnections: Int = 10_000
 
+    /// Open connections from one source (an IPv4 address, or an IPv6 /64: see `SourceAddressKey`)
+    /// across all event loops; a connection over the limit is answered 503 and closed at once, and
+    /// counted in `HTTPServerStatistics.connectionsRefusedPerSource`. Bounds the share of
+    /// `maxConnections` one client can take, so a single source cannot lock others out. Generous
+    /// by default, for clients behind NATs and proxies that share one address; 0: no limit.
+    public var maxConnectionsPerSource: Int = 256
+
     /// Requests being handled at once across the server; over the limit the server answers
     /// 503 with `Retry-After` without calling the handler. Bounds queued work and task memory.
     public var maxInFlightRequests: Int = 1024

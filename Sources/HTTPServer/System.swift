@@ -32,7 +32,7 @@ enum System {
     }
 
     enum AcceptResult {
-        case accepted(fd: Int32, address: String, port: UInt16)
+        case accepted(fd: Int32, address: String, port: UInt16, source: SourceAddressKey?)
         case wouldBlock
         /// The process or system is out of descriptors or memory; accepting should pause.
         case exhausted(Int32)
@@ -145,7 +145,7 @@ enum System {
                 var one: Int32 = 1
                 _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
                 let (address, port) = addressAndPort(of: &storage)
-                return .accepted(fd: fd, address: address, port: port)
+                return .accepted(fd: fd, address: address, port: port, source: sourceKey(of: &storage))
             }
             let error = errno
             switch error {
@@ -182,6 +182,26 @@ enum System {
             }
         default:
             return ("", 0)
+        }
+    }
+
+    /// The per-source key of a peer address (see `SourceAddressKey`); nil for a non-IP family.
+    private static func sourceKey(of storage: inout sockaddr_storage) -> SourceAddressKey? {
+        switch Int32(storage.ss_family) {
+        case AF_INET:
+            return withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer in
+                    SourceAddressKey(ipv4: UInt32(bigEndian: pointer.pointee.sin_addr.s_addr))
+                }
+            }
+        case AF_INET6:
+            return withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
+                    SourceAddressKey(ipv6: pointer.pointee.sin6_addr.__in6_u.__u6_addr8)
+                }
+            }
+        default:
+            return nil
         }
     }
 

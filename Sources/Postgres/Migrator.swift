@@ -75,29 +75,32 @@ public struct Migrator: Sendable {
         let migrator = self
         // A long wait for another instance's run is expected here, not pool exhaustion.
         return try await pool.withConnection(acquireTimeout: .seconds(60)) { connection in
-            let files = try migrator.migrations()
-            try connection.query("SELECT pg_advisory_lock(\(Self.advisoryLockKey))")
-            defer {
-                // Also released by the server if the session ends first.
-                _ = try? connection.query("SELECT pg_advisory_unlock(\(Self.advisoryLockKey))")
-            }
-            let applied = try Self.appliedMigrations(connection, createTable: true)
-            let pending = try Self.plan(files: files, applied: applied)
-            for migration in pending {
-                do {
-                    try connection.transaction { connection in
-                        try connection.executeScript(unsafeSQL: migration.sql)
-                        try connection.query(
-                            """
-                            INSERT INTO schema_migrations (version, name, checksum) \
-                            VALUES (\(migration.version), \(migration.name), \(migration.checksum))
-                            """)
-                    }
-                } catch let error as PostgresError {
-                    throw MigrationError.failed(version: migration.version, name: migration.name, error: error)
+            // DDL and the wait for another instance's run may rightly take long: no timeouts here.
+            try connection.withoutTimeouts { connection in
+                let files = try migrator.migrations()
+                try connection.query("SELECT pg_advisory_lock(\(Self.advisoryLockKey))")
+                defer {
+                    // Also released by the server if the session ends first.
+                    _ = try? connection.query("SELECT pg_advisory_unlock(\(Self.advisoryLockKey))")
                 }
+                let applied = try Self.appliedMigrations(connection, createTable: true)
+                let pending = try Self.plan(files: files, applied: applied)
+                for migration in pending {
+                    do {
+                        try connection.transaction { connection in
+                            try connection.executeScript(unsafeSQL: migration.sql)
+                            try connection.query(
+                                """
+                                INSERT INTO schema_migrations (version, name, checksum) \
+                                VALUES (\(migration.version), \(migration.name), \(migration.checksum))
+                                """)
+                        }
+                    } catch let error as PostgresError {
+                        throw MigrationError.failed(version: migration.version, name: migration.name, error: error)
+                    }
+                }
+                return pending
             }
-            return pending
         }
     }
 

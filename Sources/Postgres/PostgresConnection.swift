@@ -10,9 +10,23 @@ public final class PostgresConnection {
     private let handle: OpaquePointer
     /// Set when a call found the session unusable; the pool then replaces the connection.
     private var isBroken = false
+    /// The bounds this connection was opened with.
+    private let bounds: Bounds
+    /// Set inside `withoutTimeouts(_:)`.
+    private var areTimeoutsSuspended = false
 
-    private init(handle: OpaquePointer) {
+    /// The bounds of every wait, taken from the configuration at connect.
+    struct Bounds {
+        var responseTimeout: Duration
+        var cancelGrace: Duration
+        /// Appended to `BEGIN` (timeouts set per transaction behind a pooler), else empty.
+        var transactionPrelude: String
+        var isBehindTransactionPooler: Bool
+    }
+
+    private init(handle: OpaquePointer, bounds: Bounds) {
         self.handle = handle
+        self.bounds = bounds
         // libpq prints notices (and an asynchronous FATAL at server shutdown) to stderr by
         // default; the server log has them, so the client stays quiet.
         PQsetNoticeProcessor(handle, { _, _ in }, nil)
@@ -22,10 +36,16 @@ public final class PostgresConnection {
         PQfinish(handle)
     }
 
-    /// Opens a connection, waiting at most `configuration.connectTimeoutSeconds`.
+    /// Opens a connection, waiting at most `configuration.connectTimeoutSeconds` for each
+    /// host of the URL (libpq tries them in order).
     ///
     /// - Throws: `PostgresError` of kind `.connection` with libpq's message.
     public static func connect(_ configuration: PostgresConfiguration) throws -> PostgresConnection {
+        if configuration.isBehindTransactionPooler && configuration.searchPath != nil {
+            throw PostgresError(
+                kind: .connection,
+                message: "search_path cannot be set per connection through a transaction-mode pooler; set it on the role")
+        }
         let parameters = configuration.connectionParameters
         for (keyword, value) in parameters where value.utf8.contains(0) {
             throw PostgresError(kind: .connection, message: "connection parameter \(keyword) contains a NUL byte")
@@ -43,7 +63,25 @@ public final class PostgresConnection {
             PQfinish(pointer)
             throw PostgresError(kind: .connection, message: message)
         }
-        return PostgresConnection(handle: pointer)
+        // Text timestamps are decoded in ISO style. Without startup options (behind a pooler)
+        // the session has the server's, role's or database's DateStyle: refuse any other.
+        if let style = PQparameterStatus(pointer, "DateStyle").map({ String(cString: $0) }), !style.uppercased().hasPrefix("ISO") {
+            PQfinish(pointer)
+            throw PostgresError(
+                kind: .connection,
+                message: "the session's DateStyle is \(style), not ISO; set it on the role or database (ALTER ROLE … SET datestyle = 'ISO, MDY')")
+        }
+        // Non-blocking: every wait for the server is a poll with a deadline (see `awaitResult`).
+        guard PQsetnonblocking(pointer, 1) == 0 else {
+            let message = Self.errorMessage(of: pointer)
+            PQfinish(pointer)
+            throw PostgresError(kind: .connection, message: "cannot make the connection non-blocking: \(message)")
+        }
+        let bounds = Bounds(
+            responseTimeout: configuration.effectiveResponseTimeout, cancelGrace: configuration.cancelGrace,
+            transactionPrelude: configuration.transactionPrelude,
+            isBehindTransactionPooler: configuration.isBehindTransactionPooler)
+        return PostgresConnection(handle: pointer, bounds: bounds)
     }
 
     /// Whether the session can still be used: libpq reports it open and no call found it broken.
@@ -61,10 +99,11 @@ public final class PostgresConnection {
         Int(PQserverVersion(handle))
     }
 
-    /// Runs one statement with its parameters (`PQexecParams`) and copies the result out.
+    /// Runs one statement with its parameters (`PQsendQueryParams`) and copies the result out.
     ///
     /// - Throws: `PostgresError`: `.server` with the SQLSTATE when the server refused it,
-    ///   `.connection` when the session broke.
+    ///   `.connection` when the session broke, `.timedOut` when a timeout ended it (the
+    ///   server's statement or lock timeout, or the client-side response deadline).
     @discardableResult
     public func query(_ query: PostgresQuery) throws -> PostgresRows {
         try ensureUsable()
@@ -105,15 +144,16 @@ public final class PostgresConnection {
         // Never empty, so the base address below exists even when every value is empty.
         buffer.append(0)
         let count = Int32(query.binds.count)
-        let result: OpaquePointer? = buffer.withUnsafeBufferPointer { raw in
-            guard let base = raw.baseAddress else { return nil }
+        // libpq copies the statement and its values into its output buffer before returning.
+        let sent: Int32 = buffer.withUnsafeBufferPointer { raw in
+            guard let base = raw.baseAddress else { return 0 }
             let characters = UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self)
             let values: [UnsafePointer<CChar>?] = offsets.map { offset in offset.map { characters + $0 } }
             return values.withUnsafeBufferPointer { values in
                 lengths.withUnsafeBufferPointer { lengths in
                     formats.withUnsafeBufferPointer { formats in
                         types.withUnsafeBufferPointer { types in
-                            PQexecParams(
+                            PQsendQueryParams(
                                 handle, query.sql, count, types.baseAddress, values.baseAddress,
                                 lengths.baseAddress, formats.baseAddress, query.resultFormat.rawValue)
                         }
@@ -121,17 +161,44 @@ public final class PostgresConnection {
                 }
             }
         }
-        return try consume(result)
+        guard sent == 1 else { throw sendFailure() }
+        return try awaitResult()
     }
 
-    /// Runs SQL text that may hold several statements (`PQexec`), as migrations do. Takes no
+    /// Runs SQL text that may hold several statements (`PQsendQuery`), as migrations do. Takes no
     /// parameters: never put values in `unsafeSQL`.
     public func executeScript(unsafeSQL sql: String) throws {
         try ensureUsable()
         guard !sql.utf8.contains(0) else {
             throw PostgresError(kind: .protocolViolation, message: "the SQL text contains a NUL byte")
         }
-        _ = try consume(PQexec(handle, sql))
+        guard PQsendQuery(handle, sql) == 1 else { throw sendFailure() }
+        _ = try awaitResult()
+    }
+
+    /// Runs `body` without the statement and lock timeouts and without the client-side
+    /// deadline, for work that may rightly wait long: migrations (DDL, and waiting for another
+    /// instance's migrations). The session's timeouts are restored afterwards; if that fails
+    /// the connection is dropped.
+    public func withoutTimeouts<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        guard !areTimeoutsSuspended else { return try body(self) }
+        // Behind a transaction-mode pooler nothing is set on the session: each transaction sets
+        // its own (see `transaction`).
+        if !bounds.isBehindTransactionPooler {
+            try executeScript(unsafeSQL: "SET statement_timeout = 0; SET lock_timeout = 0")
+        }
+        areTimeoutsSuspended = true
+        let outcome = Result { try body(self) }
+        areTimeoutsSuspended = false
+        if !bounds.isBehindTransactionPooler && isHealthy {
+            do {
+                // RESET returns to the session's start values, those of the startup options.
+                try executeScript(unsafeSQL: "RESET statement_timeout; RESET lock_timeout")
+            } catch {
+                isBroken = true
+            }
+        }
+        return try outcome.get()
     }
 
     /// Runs `body` between `BEGIN ISOLATION LEVEL …` and `COMMIT`, rolling back if it throws.
@@ -145,7 +212,11 @@ public final class PostgresConnection {
         guard transactionStatus == .idle else {
             throw PostgresError(kind: .protocolViolation, message: "a transaction is already open on this connection")
         }
-        try query(PostgresQuery(unsafeSQL: isolation.beginSQL))
+        // Behind a transaction-mode pooler the timeouts are set here, for this transaction only.
+        let prelude = areTimeoutsSuspended
+            ? (bounds.isBehindTransactionPooler ? "; SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0" : "")
+            : bounds.transactionPrelude
+        try executeScript(unsafeSQL: isolation.beginSQL + prelude)
         let value: T
         do {
             value = try body(self)
@@ -310,14 +381,116 @@ public final class PostgresConnection {
         }
     }
 
-    /// Turns a `PGresult` into rows or an error, freeing it either way.
-    private func consume(_ pointer: OpaquePointer?) throws -> PostgresRows {
-        guard let pointer else {
-            // libpq returns no result only when it could not allocate one or send the query.
-            let message = Self.errorMessage(of: handle)
-            isBroken = true
-            throw PostgresError(kind: .connection, message: message.isEmpty ? "no result from libpq" : message)
+    /// The error for a statement libpq could not queue or send.
+    private func sendFailure() -> PostgresError {
+        let message = Self.errorMessage(of: handle)
+        isBroken = true
+        return PostgresError(kind: .connection, message: message.isEmpty ? "libpq could not send the statement" : message)
+    }
+
+    /// Sends what libpq still holds and collects every result of the statement (or script):
+    /// the rows of the last one, or the first error. Each wait is a `poll` bounded by the
+    /// response deadline; when it passes, the statement is cancelled, and if the server does
+    /// not answer that within the cancel grace either, the connection is dropped.
+    private func awaitResult() throws -> PostgresRows {
+        let timeout = bounds.responseTimeout
+        var deadline: ContinuousClock.Instant? = areTimeoutsSuspended ? nil : .now + timeout
+        var isCancelled = false
+        var rows: PostgresRows?
+        var firstError: (any Error)?
+        while true {
+            try awaitReadable(deadline: &deadline, isCancelled: &isCancelled)
+            guard let pointer = PQgetResult(handle) else { break }
+            do {
+                rows = try consume(pointer)
+            } catch {
+                if firstError == nil { firstError = error }
+            }
+            // A broken session (COPY, lost server) yields no further results worth reading.
+            if isBroken { break }
         }
+        if var error = firstError as? PostgresError, isCancelled, error.sqlState == .queryCanceled {
+            error.message = "no answer within \(Self.describe(timeout)): the statement was cancelled (\(error.message))"
+            throw error
+        }
+        if let firstError { throw firstError }
+        return rows ?? PostgresRows(storage: .empty, affectedRows: 0, commandTag: "")
+    }
+
+    /// Flushes libpq's output and waits until a result can be taken without blocking.
+    private func awaitReadable(deadline: inout ContinuousClock.Instant?, isCancelled: inout Bool) throws {
+        while true {
+            let flushed = PQflush(handle)
+            if flushed < 0 {
+                isBroken = true
+                throw PostgresError(kind: .connection, message: Self.errorMessage(of: handle))
+            }
+            if flushed == 0 && PQisBusy(handle) == 0 { return }
+            let socket = PQsocket(handle)
+            guard socket >= 0 else {
+                isBroken = true
+                throw PostgresError(kind: .connection, message: "the connection has no socket")
+            }
+            var wait: Int32 = -1
+            if let current = deadline {
+                let now = ContinuousClock.now
+                if now >= current {
+                    guard isCancelled else {
+                        requestCancel()
+                        isCancelled = true
+                        deadline = now + bounds.cancelGrace
+                        continue
+                    }
+                    isBroken = true
+                    throw PostgresError(
+                        kind: .timedOut,
+                        message: "no answer within \(Self.describe(bounds.responseTimeout)), nor to the cancel request within "
+                            + "\(Self.describe(bounds.cancelGrace)): the connection is dropped")
+                }
+                wait = Self.pollMilliseconds(until: current, from: now)
+            }
+            var descriptor = pollfd(fd: socket, events: Int16(POLLIN) | (flushed == 1 ? Int16(POLLOUT) : 0), revents: 0)
+            let ready = poll(&descriptor, 1, wait)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                isBroken = true
+                throw PostgresError(kind: .connection, message: "poll failed: errno \(errno)")
+            }
+            if ready > 0 && descriptor.revents & (Int16(POLLIN) | Int16(POLLHUP) | Int16(POLLERR)) != 0 {
+                if PQconsumeInput(handle) == 0 {
+                    isBroken = true
+                    throw PostgresError(kind: .connection, message: Self.errorMessage(of: handle))
+                }
+            }
+        }
+    }
+
+    /// Asks the server to cancel the running statement, on a thread of its own: `PQcancel`
+    /// opens a new connection to the server and blocks until it is answered, and the caller's
+    /// wait must stay bounded. The statement ends with 57014, which `awaitResult` reads.
+    private func requestCancel() {
+        guard let cancel = PQgetCancel(handle) else { return }
+        let request = CancelRequest(cancel)
+        let thread = Thread {
+            request.send()
+        }
+        thread.name = "postgres-cancel"
+        thread.start()
+    }
+
+    /// Milliseconds for `poll` from `now` until `deadline`, rounded up and at least 1.
+    private static func pollMilliseconds(until deadline: ContinuousClock.Instant, from now: ContinuousClock.Instant) -> Int32 {
+        let (seconds, attoseconds) = (deadline - now).components
+        let milliseconds = seconds * 1_000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        return Int32(clamping: max(1, milliseconds))
+    }
+
+    private static func describe(_ duration: Duration) -> String {
+        duration.formatted(.units(allowed: [.seconds, .milliseconds], width: .narrow))
+    }
+
+    /// Turns a `PGresult` into rows or an error, freeing it either way.
+    private func consume(_ pointer: OpaquePointer) throws -> PostgresRows {
         let result = ResultHandle(pointer)
         switch PQresultStatus(pointer) {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
@@ -341,8 +514,16 @@ public final class PostgresConnection {
         let connectionLost = PQstatus(handle) != CONNECTION_OK
         var message = result.errorField("M") ?? result.errorMessage
         if message.isEmpty { message = Self.errorMessage(of: handle) }
+        let kind: PostgresError.Kind
+        if sqlState == nil && connectionLost {
+            kind = .connection
+        } else if sqlState?.isTimeout == true {
+            kind = .timedOut
+        } else {
+            kind = .server
+        }
         let error = PostgresError(
-            kind: sqlState == nil && connectionLost ? .connection : .server,
+            kind: kind,
             sqlState: sqlState,
             message: message,
             detail: result.errorField("D"),
@@ -357,6 +538,25 @@ public final class PostgresConnection {
     private static func errorMessage(of handle: OpaquePointer) -> String {
         guard let message = PQerrorMessage(handle) else { return "" }
         return String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// A cancel request for one running statement (`PGcancel`), freed (`PQfreeCancel`) in `deinit`.
+/// `PQcancel` is thread-safe and independent of the connection, which may be closed meanwhile.
+private final class CancelRequest: @unchecked Sendable {
+    private let pointer: OpaquePointer
+
+    init(_ pointer: OpaquePointer) {
+        self.pointer = pointer
+    }
+
+    deinit {
+        PQfreeCancel(pointer)
+    }
+
+    func send() {
+        var message = [CChar](repeating: 0, count: 256)
+        _ = PQcancel(pointer, &message, Int32(message.count))
     }
 }
 

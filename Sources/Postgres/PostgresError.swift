@@ -10,6 +10,10 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         case decoding
         /// No connection became free: too many waiters, or the acquire timeout passed.
         case poolExhausted
+        /// A bound on a database wait passed: the server's `statement_timeout` or `lock_timeout`
+        /// (SQLSTATE 57014 or 55P03 in `sqlState`), or the client-side response deadline, after
+        /// which the statement is cancelled. Nothing the statement did is committed.
+        case timedOut
         /// The pool or listener was closed.
         case closed
         /// Something the wire protocol or this client cannot express (for example COPY,
@@ -45,6 +49,13 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         kind == .connection || (sqlState?.isConnectionFailure ?? false)
     }
 
+    /// Whether the database could not be used at all right now: unreachable or broken
+    /// (`isConnectionFailure`), no free connection (`.poolExhausted`), a bound that passed
+    /// (`.timedOut`), or the client closed (`.closed`). Trying again later may succeed.
+    public var isUnavailable: Bool {
+        isConnectionFailure || kind == .poolExhausted || kind == .timedOut || kind == .closed
+    }
+
     public var description: String {
         var text: String
         switch kind {
@@ -52,6 +63,7 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         case .server: text = "PostgreSQL error"
         case .decoding: text = "PostgreSQL decoding error"
         case .poolExhausted: text = "PostgreSQL pool exhausted"
+        case .timedOut: text = "PostgreSQL timeout"
         case .closed: text = "PostgreSQL client closed"
         case .protocolViolation: text = "PostgreSQL protocol error"
         }

@@ -42,15 +42,13 @@ public final class PostgresListener: Sendable {
     /// Starts the listener thread; calling it again, or after `stop()`, does nothing.
     public func start() {
         guard state.markStarted() else { return }
-        let configuration = configuration
-        let channels = channels
+        let channels = Dictionary(channels.map { ($0, $0) }, uniquingKeysWith: { first, _ in first })
         let continuation = continuation
-        let state = state
-        let thread = Thread {
-            Self.run(configuration: configuration, channels: channels, continuation: continuation, state: state)
-        }
-        thread.name = "postgres-listener"
-        thread.start()
+        ListenerLoop.start(
+            configuration: configuration, state: state, name: "postgres-listener",
+            listen: { _ in channels },
+            emit: { continuation.yield($0) },
+            finish: { continuation.finish() })
     }
 
     /// Stops listening and finishes `events` (within a fraction of a second).
@@ -60,50 +58,75 @@ public final class PostgresListener: Sendable {
             continuation.finish()
         }
     }
+}
 
+/// The thread behind a listener: connect, `LISTEN`, pump notifications, and on any failure
+/// reconnect with backoff and listen again, reporting `.connected` and `.disconnected`.
+enum ListenerLoop {
     /// How long the thread sleeps in `poll` before checking for `stop()`.
-    private static let pollMilliseconds: Int32 = 100
+    static let pollMilliseconds: Int32 = 100
     /// Silence after which the listener runs `SELECT 1` to find out whether the peer is gone.
-    private static let keepaliveSeconds = 15.0
+    static let keepaliveSeconds = 15.0
     /// Reconnect backoff bounds.
-    private static let initialBackoff = 0.05
-    private static let maximumBackoff = 5.0
+    static let initialBackoff = 0.05
+    static let maximumBackoff = 5.0
+
+    /// - Parameters:
+    ///   - listen: the channels to listen on for this connection, by their name on the server,
+    ///     each with the name reported in events. Run after every connect.
+    ///   - emit: called on the listener thread, in order.
+    ///   - finish: called once, when the thread ends after `stop()`.
+    static func start(
+        configuration: PostgresConfiguration, state: ListenerState, name: String,
+        listen: @escaping @Sendable (PostgresConnection) throws -> [String: String],
+        emit: @escaping @Sendable (PostgresListenerEvent) -> Void,
+        finish: @escaping @Sendable () -> Void
+    ) {
+        let thread = Thread {
+            run(configuration: configuration, state: state, listen: listen, emit: emit)
+            finish()
+        }
+        thread.name = name
+        thread.start()
+    }
 
     private static func run(
-        configuration: PostgresConfiguration, channels: [String],
-        continuation: AsyncStream<PostgresListenerEvent>.Continuation, state: ListenerState
+        configuration: PostgresConfiguration, state: ListenerState,
+        listen: (PostgresConnection) throws -> [String: String], emit: (PostgresListenerEvent) -> Void
     ) {
         var backoff = initialBackoff
         while !state.isStopped {
             let connection: PostgresConnection
+            let names: [String: String]
             do {
                 connection = try PostgresConnection.connect(configuration)
-                for channel in channels {
-                    // LISTEN takes no parameters: the channel is quoted as an identifier.
-                    try connection.executeScript(unsafeSQL: "LISTEN " + connection.escapeIdentifier(channel))
-                }
+                names = try listen(connection)
+                // LISTEN takes no parameters: each channel is quoted as an identifier. One script,
+                // so that one round trip subscribes to every channel.
+                let script = try names.keys.sorted().map { "LISTEN " + (try connection.escapeIdentifier($0)) }.joined(separator: "; ")
+                if !script.isEmpty { try connection.executeScript(unsafeSQL: script) }
             } catch {
                 state.sleep(seconds: backoff)
                 backoff = min(backoff * 2, maximumBackoff)
                 continue
             }
             backoff = initialBackoff
-            continuation.yield(.connected)
+            emit(.connected)
             connection.pumpNotifications(
                 pollMilliseconds: pollMilliseconds, keepaliveSeconds: keepaliveSeconds,
                 shouldStop: { state.isStopped },
                 deliver: { channel, payload in
-                    continuation.yield(.notification(channel: channel, payload: payload))
+                    guard let reported = names[channel] else { return }
+                    emit(.notification(channel: reported, payload: payload))
                 })
             if state.isStopped { break }
-            continuation.yield(.disconnected)
+            emit(.disconnected)
         }
-        continuation.finish()
     }
 }
 
 /// Started/stopped flags shared by a listener and its thread.
-private final class ListenerState: @unchecked Sendable {
+final class ListenerState: @unchecked Sendable {
     private let condition = NSCondition()
     private var started = false
     private var stopped = false

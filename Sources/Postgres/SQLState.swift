@@ -17,6 +17,7 @@ public struct SQLState: RawRepresentable, Hashable, Sendable, CustomStringConver
     public static let serializationFailure = SQLState(rawValue: "40001")
     public static let deadlockDetected = SQLState(rawValue: "40P01")
     public static let undefinedTable = SQLState(rawValue: "42P01")
+    public static let readOnlySQLTransaction = SQLState(rawValue: "25006")
     public static let lockNotAvailable = SQLState(rawValue: "55P03")
     public static let queryCanceled = SQLState(rawValue: "57014")
     public static let adminShutdown = SQLState(rawValue: "57P01")
@@ -26,10 +27,18 @@ public struct SQLState: RawRepresentable, Hashable, Sendable, CustomStringConver
     /// The two-character class (`"23"` for integrity constraint violations).
     public var errorClass: String { String(rawValue.prefix(2)) }
 
-    /// Whether the code says the session is gone or unusable: class 08 (connection exception)
-    /// and 57P0x (the server is shutting down, crashed, or not accepting connections yet).
+    /// Whether the code says the session is gone or unusable: class 08 (connection exception),
+    /// 57P0x (the server is shutting down, crashed, or not accepting connections yet), and 25006
+    /// (a write on a read-only server: after a failover the session is on a demoted primary, and
+    /// a new connection finds the new one).
     public var isConnectionFailure: Bool {
-        errorClass == "08" || rawValue.hasPrefix("57P0")
+        errorClass == "08" || rawValue.hasPrefix("57P0") || self == .readOnlySQLTransaction
+    }
+
+    /// Whether the server gave up waiting: `statement_timeout` or a cancel (57014), or
+    /// `lock_timeout` (55P03).
+    public var isTimeout: Bool {
+        self == .queryCanceled || self == .lockNotAvailable
     }
 
     /// Whether running the whole transaction again may succeed (serialization failure, deadlock).

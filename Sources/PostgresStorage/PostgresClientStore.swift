@@ -138,6 +138,7 @@ public struct PostgresClientStore: Sendable {
                 WHERE id = \(client.id)
                 """)
             guard rows.affectedRows == 1 else { return false }
+            if client.isDisabled { try PostgresLoginStore.revoke(.client(client.id), reason: "client disabled", connection) }
             try Self.notify(client.id, connection)
             return true
         }
@@ -169,17 +170,20 @@ public struct PostgresClientStore: Sendable {
         let found = try await pool.transaction { connection -> Bool in
             let rows = try connection.query("UPDATE clients SET disabled = \(disabled), updated_at = now() WHERE id = \(id)")
             guard rows.affectedRows == 1 else { return false }
+            // The client's unexpired access tokens stop being active with it, on every instance.
+            if disabled { try PostgresLoginStore.revoke(.client(id), reason: "client disabled", connection) }
             try Self.notify(id, connection)
             return true
         }
         guard found else { throw ClientStoreError.notFound(id) }
     }
 
-    /// Deletes the client with its secrets and assertion records.
+    /// Deletes the client with its secrets and assertion records; its access tokens stop being active.
     public func delete(id: String) async throws {
         let found = try await pool.transaction { connection -> Bool in
             let rows = try connection.query("DELETE FROM clients WHERE id = \(id)")
             guard rows.affectedRows == 1 else { return false }
+            try PostgresLoginStore.revoke(.client(id), reason: "client deleted", connection)
             try Self.notify(id, connection)
             return true
         }
@@ -199,7 +203,7 @@ public struct PostgresClientStore: Sendable {
     // MARK: Rows
 
     static func notify(_ id: String, _ connection: PostgresConnection) throws {
-        try connection.query("SELECT pg_notify(\(channel), \(id))")
+        try connection.query(.notify(channel, payload: id))
     }
 
     static func client(id: String, _ connection: PostgresConnection) throws -> Client? {

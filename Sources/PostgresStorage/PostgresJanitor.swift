@@ -31,6 +31,7 @@ public struct PostgresJanitor: Sendable {
         // A family ends at its absolute expiry; a revoked one a day after its revocation (its tokens go with it).
         ("refresh_token_families", "expires_at <= now() OR revoked_at <= now() - interval '1 day'"),
         ("revoked_access_tokens", "expires_at <= now()"),
+        ("revoked_principals", "expires_at <= now()"),
         ("client_assertion_ids", "expires_at <= now()"),
         ("client_secrets", "expires_at <= now()"),
     ]

@@ -182,14 +182,19 @@ public struct PostgresLoginStore: Sendable {
                 """)
             guard let row = rows.first else { return .notFound }
             if try row.decode("redeemed_at", as: Date?.self) != nil {
+                var revoked: [RevokedAccessToken] = []
                 if let jti = try row.decode("access_token_jti", as: String?.self),
                    let expiresAt = try row.decode("access_token_expires_at", as: Date?.self) {
                     try Self.revoke(jti: jti, expiresAt: expiresAt, reason: "authorization code reused", connection)
+                    revoked.append(RevokedAccessToken(jti: jti, expiresAt: expiresAt))
                 }
                 if let family = try row.decode("refresh_family_id", as: UUID?.self) {
-                    try PostgresRefreshTokenStore.revokeFamily(family, reason: "authorization code reused", connection)
+                    for token in try PostgresRefreshTokenStore.revokeFamily(family, reason: "authorization code reused", connection)
+                    where !revoked.contains(where: { $0.jti == token.jti }) {
+                        revoked.append(RevokedAccessToken(jti: token.jti, expiresAt: token.expiresAt))
+                    }
                 }
-                return .alreadyRedeemed
+                return .alreadyRedeemed(revoked: revoked)
             }
             if try row.decode("expired", as: Bool.self) {
                 try connection.query("UPDATE authorization_codes SET redeemed_at = now() WHERE code_sha256 = \(hash)")
@@ -229,21 +234,65 @@ public struct PostgresLoginStore: Sendable {
         }
     }
 
-    /// Every revocation whose token has not expired yet: jti → expiry in seconds since the epoch.
-    public func unexpiredRevocations() async throws -> [String: Int64] {
+    /// Every revocation whose tokens may not have expired yet: revoked `jti`s and principals.
+    public func unexpiredRevocations() async throws -> RevocationSet {
         try await pool.withConnection { connection in
-            var revoked: [String: Int64] = [:]
+            var revoked = RevocationSet()
             for row in try connection.query("SELECT jti, expires_at FROM revoked_access_tokens WHERE expires_at > now()") {
-                revoked[try row.decode("jti", as: String.self)] = Int64(try row.decode("expires_at", as: Date.self).timeIntervalSince1970)
+                revoked.revoke(jti: try row.decode("jti", as: String.self), expiresAt: Int64(try row.decode("expires_at", as: Date.self).timeIntervalSince1970))
+            }
+            for row in try connection.query("SELECT kind, principal, issued_before, expires_at FROM revoked_principals WHERE expires_at > now()") {
+                let name = try row.decode("principal", as: String.self)
+                let cutoff = RevocationSet.PrincipalCutoff(issuedBefore: try row.decode("issued_before", as: Int64.self),
+                                                           expiresAt: Int64(try row.decode("expires_at", as: Date.self).timeIntervalSince1970))
+                switch try row.decode("kind", as: String.self) {
+                case "client": revoked.revoke(.client(name), cutoff: cutoff)
+                case "user": revoked.revoke(.user(name), cutoff: cutoff)
+                default: continue
+                }
             }
             return revoked
         }
     }
 
+    /// Whether the access token `jti` is revoked by its id.
     public func isAccessTokenRevoked(jti: String) async throws -> Bool {
         try await pool.withConnection { connection in
             try connection.query("SELECT 1 FROM revoked_access_tokens WHERE jti = \(jti)").count == 1
         }
+    }
+
+    /// Whether the token these claims describe is revoked, by its `jti` or with its client or user.
+    public func isAccessTokenRevoked(_ claims: AccessTokenClaims) async throws -> Bool {
+        try await pool.withConnection { connection in
+            try connection.query("""
+                SELECT 1 FROM revoked_access_tokens WHERE jti = \(claims.jwtID)
+                UNION ALL
+                SELECT 1 FROM revoked_principals
+                WHERE ((kind = 'client' AND principal = \(claims.clientID)) OR (kind = 'user' AND principal = \(claims.subject)))
+                    AND issued_before >= \(claims.issuedAt)
+                LIMIT 1
+                """).count == 1
+        }
+    }
+
+    /// Revokes every access token of `principal` issued up to now (and in the second after it, for
+    /// tokens another instance issued before it heard of the change), and announces it on
+    /// ``revocationChannel``. Runs inside the transaction that disables or deletes the principal.
+    static func revoke(_ principal: RevokedPrincipal, reason: String, _ connection: PostgresConnection) throws {
+        let lifetime = Int(AccessTokenIssuer.maximumLifetime + AccessTokenVerifier.clockSkew)
+        let rows = try connection.query("""
+            INSERT INTO revoked_principals (kind, principal, issued_before, expires_at, reason)
+            VALUES (\(principal.kind), \(principal.name), floor(extract(epoch FROM now()))::bigint + 1,
+                now() + make_interval(secs => \(lifetime + 1)), \(reason))
+            ON CONFLICT (kind, principal) DO UPDATE SET
+                issued_before = greatest(revoked_principals.issued_before, EXCLUDED.issued_before),
+                expires_at = greatest(revoked_principals.expires_at, EXCLUDED.expires_at),
+                revoked_at = now(), reason = EXCLUDED.reason
+            RETURNING issued_before
+            """)
+        guard let issuedBefore = try rows.first?.decode("issued_before", as: Int64.self) else { return }
+        try connection.query(.notify(revocationChannel, payload: RevocationSet.announcement(principal, issuedBefore: issuedBefore)))
     }
 
     static func revoke(jti: String, expiresAt: Date, reason: String, _ connection: PostgresConnection) throws {
@@ -251,7 +300,7 @@ public struct PostgresLoginStore: Sendable {
             INSERT INTO revoked_access_tokens (jti, expires_at, reason) VALUES (\(jti), \(expiresAt), \(reason))
             ON CONFLICT (jti) DO NOTHING
             """).affectedRows
-        if inserted == 1 { try connection.query("SELECT pg_notify(\(revocationChannel), \(jti))") }
+        if inserted == 1 { try connection.query(.notify(revocationChannel, payload: jti)) }
     }
 
     static let userColumns = "u.id, u.username, u.email, u.email_verified, u.name, u.disabled, u.created_at, u.updated_at, u.password_changed_at"

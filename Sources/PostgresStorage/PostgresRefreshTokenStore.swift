@@ -203,13 +203,18 @@ public struct PostgresRefreshTokenStore: Sendable {
         }
     }
 
-    /// Revokes every live family issued in the login session `sid`; returns how many.
+    /// Revokes every live family issued in the login session `sid`; returns how many, and the access
+    /// tokens revoked with them (so that the instance that ended the session knows them at once).
     @discardableResult
-    public func revokeFamilies(sid: String, reason: String) async throws -> Int {
-        try await pool.transaction { connection -> Int in
+    public func revokeFamilies(sid: String, reason: String) async throws -> (families: Int, accessTokens: [RevokedAccessToken]) {
+        try await pool.transaction { connection in
             let rows = try connection.query("SELECT id FROM refresh_token_families WHERE sid = \(sid) AND revoked_at IS NULL FOR UPDATE")
-            for row in rows { try Self.revokeFamily(try row.decode("id", as: UUID.self), reason: reason, connection) }
-            return rows.count
+            var revoked: [RevokedAccessToken] = []
+            for row in rows {
+                revoked += try Self.revokeFamily(try row.decode("id", as: UUID.self), reason: reason, connection)
+                    .map { RevokedAccessToken(jti: $0.jti, expiresAt: $0.expiresAt) }
+            }
+            return (rows.count, revoked)
         }
     }
 

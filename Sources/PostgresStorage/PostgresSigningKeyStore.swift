@@ -29,7 +29,7 @@ public struct PostgresSigningKeyStore: SigningKeyStore {
                 try Self.apply(change, connection)
             }
             if !changes.isEmpty {
-                try connection.query("SELECT pg_notify(\(Self.channel), 'changed')")
+                try connection.query(.notify(Self.channel, payload: "changed"))
             }
             return !changes.isEmpty
         }

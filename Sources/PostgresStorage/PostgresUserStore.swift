@@ -93,6 +93,7 @@ public struct PostgresUserStore: Sendable {
                     WHERE id = \(user.id)
                     """)
                 guard rows.affectedRows == 1 else { return false }
+                if user.isDisabled { try PostgresLoginStore.revoke(.user(user.subject), reason: "user disabled", connection) }
                 try Self.notify(user.id, connection)
                 return true
             }
@@ -107,18 +108,23 @@ public struct PostgresUserStore: Sendable {
         try await change(id, "UPDATE users SET password_hash = \(hash), password_changed_at = now(), updated_at = now() WHERE id = \(id)")
     }
 
+    /// Disables or enables the user; disabling revokes the user's unexpired access tokens on every instance.
     public func setDisabled(id: UUID, _ disabled: Bool) async throws {
-        try await change(id, "UPDATE users SET disabled = \(disabled), updated_at = now() WHERE id = \(id)")
+        try await change(id, "UPDATE users SET disabled = \(disabled), updated_at = now() WHERE id = \(id)",
+                         revoking: disabled ? "user disabled" : nil)
     }
 
+    /// Deletes the user (with their sessions, consents and refresh tokens); their access tokens stop being active.
     public func delete(id: UUID) async throws {
-        try await change(id, "DELETE FROM users WHERE id = \(id)")
+        try await change(id, "DELETE FROM users WHERE id = \(id)", revoking: "user deleted")
     }
 
-    /// Runs `query`, which changes at most the row of `id`, and notifies when it did.
-    func change(_ id: UUID, _ query: PostgresQuery) async throws {
+    /// Runs `query`, which changes at most the row of `id`, and notifies when it did; with
+    /// `revoking`, the user's access tokens issued until now are revoked for that reason.
+    func change(_ id: UUID, _ query: PostgresQuery, revoking reason: String? = nil) async throws {
         let found = try await pool.transaction { connection -> Bool in
             guard try connection.query(query).affectedRows == 1 else { return false }
+            if let reason { try PostgresLoginStore.revoke(.user(id.uuidString.lowercased()), reason: reason, connection) }
             try Self.notify(id, connection)
             return true
         }
@@ -128,7 +134,7 @@ public struct PostgresUserStore: Sendable {
     // MARK: Rows
 
     static func notify(_ id: UUID, _ connection: PostgresConnection) throws {
-        try connection.query("SELECT pg_notify(\(channel), \(id.uuidString.lowercased()))")
+        try connection.query(.notify(channel, payload: id.uuidString.lowercased()))
     }
 
     static func user(username: String, _ connection: PostgresConnection) throws -> (user: User, passwordHash: String)? {

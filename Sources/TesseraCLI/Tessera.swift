@@ -67,9 +67,8 @@ func loadConfiguration(_ overrides: Configuration.Overrides) -> Configuration {
 }
 
 func databaseConfiguration(_ configuration: Configuration) -> PostgresConfiguration {
-    guard let url = configuration.databaseURL else { return .environment() }
     do {
-        return try .url(url)
+        return try configuration.postgresConfiguration()
     } catch {
         fail("configuration error: \(Configuration.Variable.databaseURL) \(error)", code: 2)
     }
@@ -149,7 +148,7 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(level: configuration.logLevel)
         Self.refuseInsecure(configuration, environment: ProcessInfo.processInfo.environment, logger: logger)
         let database = databaseConfiguration(configuration)
-        let pool = PostgresPool(configuration: database)
+        let pool = configuration.makePool(database)
         if migrate {
             await applyMigrations(directory: migrationsDirectory(migrationsDirectoryPath), pool: pool, logger: logger)
         }
@@ -220,7 +219,7 @@ struct Dev: AsyncParsableCommand {
             configuration.databaseURL = session.databaseURL
         }
         let database = databaseConfiguration(configuration)
-        let pool = PostgresPool(configuration: database)
+        let pool = configuration.makePool(database)
         await applyMigrations(directory: migrationsDirectory(migrationsDirectoryPath), pool: pool, logger: logger)
         do {
             if try KeyEncryptionKey.loadOrCreate(path: configuration.kekPath).created {
@@ -245,6 +244,9 @@ struct Dev: AsyncParsableCommand {
         let base = "http://\(configuration.listen.host.contains(":") ? "[\(configuration.listen.host)]" : configuration.listen.host):\(server.localPort)"
         say("serving \(configuration.issuer.url) on \(base)")
         say("try:  curl -i \(base)/readyz")
+        if let admin = configuration.adminListen, let port = server.adminPort {
+            say("metrics (management listener):  curl -s http://\(admin.urlAuthority(port: port))/metrics")
+        }
         if let demo = await Self.seedDemoClient(server.clients.store, configuration: configuration, say: say) {
             say("a machine-to-machine token for the demo client (its secret is new at every start of tessera dev):")
             say("      curl -s -u \(demo.id):\(demo.secret) -d grant_type=client_credentials -d scope=demo:read \(base)/token")

@@ -49,9 +49,11 @@ struct CachedClientCredentialStoreTests {
         let store = PostgresClientStore(pool: database.pool)
         try await store.create(PostgresClientStoreTests.client(), secretHash: "hash")
         let configuration = try Configuration.load(environment: ["TESSERA_LISTEN": "127.0.0.1:0"])
-        let service = ClientService(pool: database.pool, issuer: configuration.issuer, tokenEndpoint: "http://127.0.0.1/token",
-                                    logger: Logger(level: .error), listenerConfiguration: database.configuration)
+        let notifications = PostgresNotificationHub(configuration: database.configuration)
+        let service = ClientService(pool: database.pool, issuer: configuration.issuer,
+                                    logger: Logger(level: .error), notifications: notifications)
         service.start()
+        notifications.start()
         // Wait until the listener is connected and caching: then a silent rename is not seen.
         var isCaching = false
         for attempt in 0..<100 where !isCaching {
@@ -68,6 +70,7 @@ struct CachedClientCredentialStoreTests {
             if !disabled { try await Task.sleep(for: .milliseconds(20)) }
         }
         #expect(disabled, "the NOTIFY dropped the cached registration")
+        notifications.stop()
         await service.stop()
         await database.drop()
     }

@@ -13,6 +13,25 @@ import Testing
         #expect(configuration.keyRotationPeriod == 30 * 86_400)
     }
 
+    @Test("A retired key stays published while the longest-lived token it signed is valid (a client's 24 h access tokens, ID tokens)")
+    func retiredKeysOutliveEveryTokenTheySigned() throws {
+        let configuration = try Configuration.load(environment: ["TESSERA_ACCESS_TOKEN_TTL": "5m", "TESSERA_ID_TOKEN_TTL": "2h"])
+        let policy = configuration.keyLifecyclePolicy
+        // Any client may be given access tokens of up to 24 h at any time, so the bound is that cap.
+        #expect(policy.maxTokenLifetime >= Configuration.maxAccessTokenTTL)
+        #expect(policy.maxTokenLifetime >= configuration.idTokenTTL)
+        #expect(policy.retiredPublicationPeriod >= 86_400 + configuration.jwksMaxAge)
+        let longID = try Configuration.load(environment: ["TESSERA_ID_TOKEN_TTL": "24h"])
+        #expect(longID.keyLifecyclePolicy.retiredPublicationPeriod >= 86_400 + longID.jwksMaxAge)
+    }
+
+    @Test("Metrics are on a loopback management listener of their own by default; off turns it off")
+    func managementListener() throws {
+        #expect(try Configuration.load(environment: [:]).adminListen == ListenAddress(host: "127.0.0.1", port: 9464))
+        #expect(try Configuration.load(environment: ["TESSERA_ADMIN_LISTEN": "off"]).adminListen == nil)
+        #expect(try Configuration.load(environment: ["TESSERA_ADMIN_LISTEN": "[::1]:9000"]).adminListen == ListenAddress(host: "::1", port: 9000))
+    }
+
     @Test("A flag wins over its environment variable")
     func flagsOverrideEnvironment() throws {
         let configuration = try Configuration.load(

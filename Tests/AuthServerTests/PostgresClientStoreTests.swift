@@ -58,9 +58,9 @@ struct PostgresClientStoreTests {
     func changesNotify() async throws {
         let database = try await TestDatabase.make()
         let store = PostgresClientStore(pool: database.pool)
-        let listener = PostgresListener(configuration: database.configuration, channels: [PostgresClientStore.channel])
-        listener.start()
-        var events = listener.events.makeAsyncIterator()
+        let notifications = PostgresNotificationHub(configuration: database.configuration)
+        var events = notifications.subscribe(PostgresClientStore.channel).makeAsyncIterator()
+        notifications.start()
         #expect(await events.next() == .connected)
         try await store.create(Self.client(), secretHash: nil)
         #expect(await nextAbout("billing", &events) == .notification(channel: PostgresClientStore.channel, payload: "billing"))
@@ -77,7 +77,7 @@ struct PostgresClientStoreTests {
         #expect(await nextAbout("billing", &events) == .notification(channel: PostgresClientStore.channel, payload: "billing"))
         #expect(try await store.client(id: "billing") == nil)
         await #expect(throws: ClientStoreError.notFound("billing")) { try await store.delete(id: "billing") }
-        listener.stop()
+        notifications.stop()
         await database.drop()
     }
 

@@ -216,16 +216,18 @@ struct PostgresLoginStoreTests {
         let secret = AuthorizationCode.generate()
         try await fixture.store.createCode(code, hash: Self.hash(secret))
 
-        let first = try await fixture.store.redeemCode(hash: Self.hash(secret), accessTokenJTI: "jti-first", accessTokenExpiresAt: Self.time(600))
+        let firstExpiry = Self.time(600)
+        let first = try await fixture.store.redeemCode(hash: Self.hash(secret), accessTokenJTI: "jti-first", accessTokenExpiresAt: firstExpiry)
         #expect(first == .redeemed(code))
         #expect(try await fixture.store.isAccessTokenRevoked(jti: "jti-first") == false)
 
         let second = try await fixture.store.redeemCode(hash: Self.hash(secret), accessTokenJTI: "jti-second", accessTokenExpiresAt: Self.time(600))
-        #expect(second == .alreadyRedeemed)
+        // The replay names what it revoked, so the instance that saw it knows without a reload.
+        #expect(second == .alreadyRedeemed(revoked: [RevokedAccessToken(jti: "jti-first", expiresAt: firstExpiry)]))
         #expect(try await fixture.store.isAccessTokenRevoked(jti: "jti-first"))
         #expect(try await fixture.store.isAccessTokenRevoked(jti: "jti-second") == false, "no token was issued on the failed redemption")
         #expect(try await fixture.store.redeemCode(hash: Self.hash(secret), accessTokenJTI: "jti-third", accessTokenExpiresAt: Self.time(600))
-            == .alreadyRedeemed)
+            .isAlreadyRedeemed)
         await fixture.database.drop()
     }
 
@@ -246,7 +248,7 @@ struct PostgresLoginStoreTests {
         let secret = AuthorizationCode.generate()
         try await fixture.store.createCode(code(fixture, expiresIn: -5), hash: Self.hash(secret))
         #expect(try await fixture.store.redeemCode(hash: Self.hash(secret), accessTokenJTI: "j1", accessTokenExpiresAt: Self.time(600)) == .expired)
-        #expect(try await fixture.store.redeemCode(hash: Self.hash(secret), accessTokenJTI: "j2", accessTokenExpiresAt: Self.time(600)) == .alreadyRedeemed)
+        #expect(try await fixture.store.redeemCode(hash: Self.hash(secret), accessTokenJTI: "j2", accessTokenExpiresAt: Self.time(600)).isAlreadyRedeemed)
         #expect(try await fixture.store.isAccessTokenRevoked(jti: "j1") == false)
         #expect(try await fixture.store.isAccessTokenRevoked(jti: "j2") == false)
         await fixture.database.drop()
@@ -276,7 +278,7 @@ struct PostgresLoginStoreTests {
             }
             let winners = outcomes.filter { if case .redeemed = $0.1 { return true } else { return false } }
             #expect(winners.count == 1, "round \(round): \(outcomes.map { $0.1 })")
-            #expect(outcomes.filter { $0.1 == .alreadyRedeemed }.count == 19)
+            #expect(outcomes.filter { $0.1.isAlreadyRedeemed }.count == 19)
             // Every loser revoked the winner's token, and only that one.
             let winner = winners.first?.0
             for (jti, _) in outcomes {
@@ -345,7 +347,7 @@ struct PostgresLoginStoreTests {
         #expect(try await fixture.count("authorization_codes") == 2)
         // The kept redeemed code still revokes its token when replayed; the live code still redeems.
         #expect(try await store.redeemCode(hash: Self.hash("redeemed, token alive"), accessTokenJTI: "replay", accessTokenExpiresAt: Self.time(600))
-            == .alreadyRedeemed)
+            .isAlreadyRedeemed)
         #expect(try await store.isAccessTokenRevoked(jti: "alive"))
         #expect(try await store.redeemCode(hash: Self.hash("expired code"), accessTokenJTI: "y", accessTokenExpiresAt: Self.time(600)) == .notFound)
         #expect(try await store.redeemCode(hash: Self.hash("live code"), accessTokenJTI: "z", accessTokenExpiresAt: Self.time(600)) == .redeemed(liveCode))

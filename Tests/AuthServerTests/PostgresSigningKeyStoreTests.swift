@@ -91,10 +91,12 @@ struct PostgresSigningKeyStoreTests {
         let a = KeyManager(store: PostgresSigningKeyStore(pool: database.pool), kek: kek)
         try await a.maintain()
         let otherPool = PostgresPool(configuration: database.configuration, size: 2)
+        let notifications = PostgresNotificationHub(configuration: database.configuration)
         let b = KeyService(manager: KeyManager(store: PostgresSigningKeyStore(pool: otherPool), kek: kek),
-                           logger: Logger(level: .error), listenerConfiguration: database.configuration, maintenanceInterval: .seconds(3600))
+                           logger: Logger(level: .error), notifications: notifications, maintenanceInterval: .seconds(3600))
         try await b.prepare()
         b.start()
+        notifications.start()
         try await Task.sleep(for: .milliseconds(300))  // let the listener connect
         let before = b.current.jwksETag
         try await a.rotate(algorithms: [.es256], force: true)
@@ -103,6 +105,7 @@ struct PostgresSigningKeyStoreTests {
             try await Task.sleep(for: .milliseconds(50))
         }
         #expect(b.current.jwksETag != before)
+        notifications.stop()
         await b.stop()
         await otherPool.close()
         await database.drop()

@@ -92,9 +92,9 @@ struct PostgresUserStoreTests {
     func changesNotify() async throws {
         let database = try await TestDatabase.make()
         let store = PostgresUserStore(pool: database.pool)
-        let listener = PostgresListener(configuration: database.configuration, channels: [PostgresUserStore.channel])
-        listener.start()
-        var events = listener.events.makeAsyncIterator()
+        let notifications = PostgresNotificationHub(configuration: database.configuration)
+        var events = notifications.subscribe(PostgresUserStore.channel).makeAsyncIterator()
+        notifications.start()
         #expect(await events.next() == .connected)
         let user = Self.user()
         let notified = PostgresListenerEvent.notification(channel: PostgresUserStore.channel, payload: user.subject)
@@ -123,7 +123,7 @@ struct PostgresUserStoreTests {
         await #expect(throws: UserStoreError.notFound(user.subject)) { try await store.delete(id: user.id) }
         await #expect(throws: UserStoreError.notFound(user.subject)) { try await store.setDisabled(id: user.id, true) }
         await #expect(throws: UserStoreError.notFound(user.subject)) { try await store.update(changed) }
-        listener.stop()
+        notifications.stop()
         await database.drop()
     }
 }

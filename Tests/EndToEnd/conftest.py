@@ -18,6 +18,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # Every server of the suite runs on plain http on loopback: say that this is deliberate
 # (`tessera serve` refuses an http:// issuer otherwise). The test of that refusal unsets it.
 os.environ.setdefault("TESSERA_ALLOW_INSECURE", "1")
+# Servers the fixtures start get a management listener on a free port of their own; any other
+# server a test starts takes an ephemeral one, so that no two ever compete for the default port.
+os.environ.setdefault("TESSERA_ADMIN_LISTEN", "127.0.0.1:0")
 
 
 class SourceAddress(HTTPAdapter):
@@ -77,10 +80,12 @@ def wait_until_serving(url, process, timeout=30, log=None):
 
 
 class Server:
-    def __init__(self, process, base, log=None):
+    def __init__(self, process, base, log=None, admin=None):
         self.process = process
         self.base = base
         self.log = log
+        # The management listener (/metrics), on loopback and a port of its own.
+        self.admin = admin
 
     def output(self):
         """Everything the server wrote so far: operational log and audit lines."""
@@ -122,13 +127,15 @@ def start_server(keys_dir, tmp_path):
             environment.setdefault(f"TESSERA_RATE_LIMIT_{limit}", "0")
         if database:
             environment["PGDATABASE"] = database
+        environment["TESSERA_ADMIN_LISTEN"] = f"127.0.0.1:{free_port()}"
         environment.update(env or {})
+        admin = environment["TESSERA_ADMIN_LISTEN"]
         log = str(tmp_path / f"tessera-{port}.log")
         with open(log, "w") as output:
             process = subprocess.Popen(
                 [tessera_bin(), "serve", "--listen", f"127.0.0.1:{port}", *args],
                 cwd=ROOT, env=environment, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, text=True)
-        server = Server(process, f"http://127.0.0.1:{port}", log)
+        server = Server(process, f"http://127.0.0.1:{port}", log, admin=None if admin == "off" else f"http://{admin}")
         servers.append(server)
         wait_until_serving(server.base, process, log=log)
         return server

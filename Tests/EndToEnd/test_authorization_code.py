@@ -67,8 +67,10 @@ def pkce_pair():
 class Provider:
     """One running `tessera serve` and the CLI pointed at its database."""
 
-    def __init__(self, base, env, issuer=None):
+    def __init__(self, base, env, issuer=None, admin=None):
         self.base = base
+        # The management listener (/metrics), when known.
+        self.admin = admin
         self.issuer = issuer or base
         self.env = env
         self.authorize_url = base + "/authorize"
@@ -124,6 +126,7 @@ def launch(folder, env=None):
     environment.update(settings)
     for limit in ("TOKEN", "INTROSPECTION", "REVOCATION", "TOKEN_FAILURES", "BROWSER"):
         environment[f"TESSERA_RATE_LIMIT_{limit}"] = "0"
+    environment["TESSERA_ADMIN_LISTEN"] = f"127.0.0.1:{free_port()}"
     environment.update(env or {})
     # A long-lived server writes to a file: an unread pipe would fill up and stall it.
     log = open(folder / "tessera.log", "w")
@@ -136,7 +139,7 @@ def launch(folder, env=None):
             wait_until_serving(base, process)
         except AssertionError as error:
             raise AssertionError(f"{error}\n{(folder / 'tessera.log').read_text()[-3000:]}") from None
-        yield Provider(base, settings, issuer=(env or {}).get("TESSERA_ISSUER"))
+        yield Provider(base, settings, issuer=(env or {}).get("TESSERA_ISSUER"), admin="http://" + environment["TESSERA_ADMIN_LISTEN"])
     finally:
         if process.poll() is None:
             process.kill()
@@ -274,7 +277,10 @@ def assert_error_redirect(response, op, target, error, state=STATE):
     query = redirected_to(response, target)
     assert query.get("error") == error, query
     assert query.get("error_description"), f"no error_description: {query}"
-    assert query.get("state") == state, f"state came back as {query.get('state')!r}"
+    if state is None:
+        assert "state" not in query, f"state came back as {query.get('state')!r}"
+    else:
+        assert query.get("state") == state, f"state came back as {query.get('state')!r}"
     assert query.get("iss") == op.issuer, query
     assert "code" not in query
     return query
@@ -590,7 +596,38 @@ def test_request_errors_go_back_to_the_client_with_state_and_iss(op, error_clien
     params, _ = request_params(error_client)
     params = change(params) if callable(change) else {k: v for k, v in {**params, **change}.items() if v is not None}
     response = Browser(op).authorize(params, method)
-    assert_error_redirect(response, op, CALLBACK, error)
+    # A repeated state has no one value to return: it is left out rather than echoed (RFC 6749 §4.1.2.1).
+    assert_error_redirect(response, op, CALLBACK, error, state=None if case == "state twice" else STATE)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_an_unknown_or_disabled_client_is_named_invalid_client_on_the_error_page(op, method):
+    disabled = op.client()
+    assert op.cli("clients", "disable", disabled["client_id"]).returncode == 0
+    for client_id in ("nobody", disabled["client_id"]):
+        params, _ = request_params(disabled)
+        params["client_id"] = client_id
+        page = assert_html_page(Browser(op).authorize(params, method), 400)
+        assert "<code>invalid_client</code>" in page.text, page.text
+    params, _ = request_params(disabled)
+    del params["client_id"]
+    assert "<code>invalid_request</code>" in assert_html_page(Browser(op).authorize(params, method), 400).text
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_nul_characters_are_a_400_invalid_request_never_a_500(op, method):
+    client = op.client()
+    for name in ("state", "nonce", "login_hint", "scope", "client_id", "redirect_uri"):
+        params, _ = request_params(client)
+        params[name] = params.get(name, "x") + "\x00"
+        response = Browser(op).authorize(params, method)
+        page = assert_html_page(response, 400)
+        assert "<code>invalid_request</code>" in page.text, (name, page.text)
+    for params in ({"client_id": "web\x00"}, {"client_id": client["client_id"], "state": "a\x00"},
+                   {"post_logout_redirect_uri": "http://127.0.0.1:8765/\x00"}):
+        response = requests.request(method, op.logout_url, **({"params": params} if method == "GET" else {"data": params}),
+                                    allow_redirects=False, timeout=10)
+        assert response.status_code == 400 and "<code>invalid_request</code>" in response.text, (params, response.status_code)
 
 
 # 4. The login page and POST /login
@@ -671,6 +708,89 @@ def test_five_failures_lock_the_account_for_a_while(op):
     time.sleep(retry_after + 0.2)
     after = browser.login(browser.login_page(client), user["username"], user["password"])
     assert redirected_to(after, CALLBACK).get("code"), "the right password works once the backoff has passed"
+
+
+def test_guessing_from_many_addresses_never_locks_out_a_browser_that_signed_in_before(op):
+    client = op.first_party()
+    user, other_user = op.user(), op.user()
+    own = Browser(op)
+    assert redirected_to(own.login(own.login_page(client), user["username"], user["password"]), CALLBACK)["code"]
+    assert own.cookie("tessera_device"), "a successful sign-in marks the browser as known for the account"
+    other = Browser(op)
+    assert redirected_to(other.login(other.login_page(client), other_user["username"], other_user["password"]), CALLBACK)["code"]
+
+    def guess(attempt):
+        guesser = Browser(op)
+        response = guesser.login(guesser.login_page(client), user["username"], f"guess {attempt}")
+        assert INVALID_CREDENTIALS in assert_login_page(response).text, f"guess {attempt + 1}"
+
+    # Wrong passwords for the account, each from another address (a distributed guess): the 10th
+    # starts a backoff of 1 s for unknown browsers, doubling with each further failure after it.
+    for attempt in range(10):
+        guess(attempt)
+    for attempt, backoff in ((10, 1), (11, 2)):
+        time.sleep(backoff + 0.1)
+        guess(attempt)
+    # A browser the account never used is held back (4 s now), even with the right password ...
+    stranger = Browser(op)
+    held = stranger.login(stranger.login_page(client), user["username"], user["password"])
+    assert held.status_code == 429 and LOCKED_OUT in assert_html_page(held, 429).text, held.status_code
+    # ... and so is one with another account's known-device cookie, or a forged one ...
+    for value in (other.cookie("tessera_device"), "AAAA.BBBB", own.cookie("tessera_device")[:-2] + "xx"):
+        forger = Browser(op)
+        forger.http.cookies.set("tessera_device", value)
+        refused = forger.login(forger.login_page(client), user["username"], user["password"])
+        assert refused.status_code == 429, (value, refused.status_code)
+    # ... but the person's own browser signs in at once: no one can lock them out.
+    welcome = own.login(own.login_page(client, prompt="login"), user["username"], user["password"])
+    assert redirected_to(welcome, CALLBACK)["code"]
+
+
+def test_wrong_secrets_for_a_client_from_elsewhere_never_lock_out_its_owner(op):
+    service = op.cli_json("clients", "create", "--grant-types", "client_credentials", "--audiences", "https://api.example.com")
+    attacker = requests.Session()
+    attacker.mount("http://", SourceAddress("127.0.3.1"))
+    for attempt in range(100):
+        response = attacker.post(op.token_url, auth=(service["client_id"], f"guess {attempt}"),
+                                 data={"grant_type": "client_credentials"}, timeout=10)
+        assert response.status_code == 401, response.text
+    assert "Retry-After" in response.headers, "the attacker's address is throttled"
+    owner = requests.Session()
+    owner.mount("http://", SourceAddress("127.0.3.2"))
+    # The owner's secret was never verified before (no cache to lean on): it must still work.
+    first = owner.post(op.token_url, auth=(service["client_id"], service["client_secret"]),
+                       data={"grant_type": "client_credentials"}, timeout=10)
+    assert first.status_code == 200, first.text
+
+
+CROSS_SITE = {
+    "another Origin": {"Origin": "https://attacker.test"},
+    "another Origin, same host other port": {"Origin": "http://127.0.0.1:1"},
+    "Origin null, cross-site fetch": {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
+    "same-site fetch": {"Sec-Fetch-Site": "same-site"},
+    "cross-site Referer": {"Referer": "https://attacker.test/page"},
+}
+
+
+@pytest.mark.parametrize("case", list(CROSS_SITE))
+def test_cross_site_login_and_consent_posts_are_refused_despite_a_valid_csrf_token(op, case):
+    headers = CROSS_SITE[case]
+    client, user = op.client(), op.user()
+    browser = Browser(op)
+    page = browser.login_page(client)
+    data = {**page.form("/login").hidden(), "username": user["username"], "password": user["password"]}
+    refused = browser.http.post(op.base + "/login", data=data, headers=headers, allow_redirects=False, timeout=30)
+    assert_html_page(refused, 403)
+    assert "tessera_session" not in set_cookies(refused)
+    # The same form from our own page (what browsers send for it: Origin null, same-origin fetch) goes through.
+    own = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
+    consent_page = assert_html_page(browser.own_page(browser.http.post(op.base + "/login", data=data, headers=own,
+                                                                        allow_redirects=False, timeout=30)), 200)
+    consent = {**consent_page.form("/consent").hidden(), "decision": "allow"}
+    refused = browser.http.post(op.base + "/consent", data=consent, headers=headers, allow_redirects=False, timeout=30)
+    assert_html_page(refused, 403)
+    allowed = browser.http.post(op.base + "/consent", data=consent, headers={"Origin": op.base}, allow_redirects=False, timeout=30)
+    assert redirected_to(allowed, CALLBACK)["code"]
 
 
 @pytest.mark.parametrize("tamper", ["no csrf_token", "wrong csrf_token", "no browser cookie",
@@ -997,6 +1117,8 @@ def test_userinfo_refuses_missing_bad_and_under_scoped_tokens(op, signed_in):
     assert none.status_code == 401
     challenge = none.headers.get("WWW-Authenticate", "")
     assert challenge.startswith("Bearer") and "error=" not in challenge, challenge
+    # RFC 6750 §3.1: without any authentication information, no error code or other error information.
+    assert none.content == b"", none.content
     for garbage in ("garbage", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", b64url(secrets.token_bytes(32))):
         bad = userinfo(op, garbage)
         assert bad.status_code == 401, garbage
@@ -1008,6 +1130,19 @@ def test_userinfo_refuses_missing_bad_and_under_scoped_tokens(op, signed_in):
     refused = userinfo(op, token["access_token"])
     assert refused.status_code == 403, refused.status_code
     assert 'error="insufficient_scope"' in refused.headers.get("WWW-Authenticate", ""), refused.headers
+
+
+def test_userinfo_refuses_a_token_meant_for_another_resource_server(op):
+    api = "https://api.example.com"
+    client = op.first_party("--audiences", f"{api} {op.issuer}/userinfo")
+    user = op.user()
+    for_api = redeem(op, Browser(op).sign_in(client, user, resource=api)).json()["access_token"]
+    assert jwt.decode(for_api, options={"verify_signature": False})["aud"] == api
+    refused = userinfo(op, for_api)
+    assert refused.status_code == 401, refused.status_code
+    assert 'error="invalid_token"' in refused.headers.get("WWW-Authenticate", ""), refused.headers
+    for_userinfo = redeem(op, Browser(op).sign_in(client, user, resource=op.issuer + "/userinfo")).json()["access_token"]
+    assert userinfo(op, for_userinfo).json()["sub"] == user["sub"]
 
 
 def test_expired_access_token_is_invalid_token(op):
@@ -1065,6 +1200,11 @@ def test_logout_without_hint_asks_first(op):
     assert confirm and confirm[0].get("value") == "yes" and confirm[0].get("id") == "sign-out", form.buttons
     params, _ = request_params(client)
     assert redirected_to(browser.authorize(params), CALLBACK).get("code"), "only showing the page signs nobody out"
+    forged = browser.http.post(op.logout_url, data={**form.hidden(), "confirm": "yes"}, headers={"Origin": "https://attacker.test"},
+                               allow_redirects=False, timeout=30)
+    assert_html_page(forged, 403)
+    params, _ = request_params(client)
+    assert redirected_to(browser.authorize(params), CALLBACK).get("code"), "a cross-site confirmation signs nobody out"
     done = browser.http.post(op.logout_url, data={**form.hidden(), "confirm": "yes"}, allow_redirects=False, timeout=30)
     assert_html_page(done, 200)
     params, _ = request_params(client)

@@ -192,7 +192,7 @@ def test_authlib_private_key_jwt_with_its_default_one_hour_assertion_is_refused(
     created = tessera.create("svc-pkjwt-long", "--auth-method", "private_key_jwt", "--jwks", json.dumps(public_jwks), "--scopes", "a")
     assert "client_secret" not in created
     session = OAuth2Session(created["client_id"], private_pem, token_endpoint_auth_method="private_key_jwt")
-    session.register_client_auth_method(PrivateKeyJWT(tessera.token_url))
+    session.register_client_auth_method(PrivateKeyJWT(tessera.issuer))
     # authlib signs exp = iat + 3600; the server allows at most 5 minutes ahead.
     with pytest.raises(AuthlibOAuthError) as refused:
         session.fetch_token(tessera.token_url, grant_type="client_credentials")
@@ -207,7 +207,8 @@ def test_authlib_private_key_jwt_with_a_short_assertion_gets_a_token(tessera, ki
     assert "client_secret" not in created and created["secrets"] == []
     key = RSAKey.import_key(private_pem) if kind == "RS256" else ECKey.import_key(private_pem)
     session = OAuth2Session(created["client_id"], key, token_endpoint_auth_method="private_key_jwt")
-    auth = ShortPrivateKeyJWT(tessera.token_url, alg=kind)
+    # The audience is the issuer identifier (draft-ietf-oauth-rfc7523bis), not authlib's default token endpoint.
+    auth = ShortPrivateKeyJWT(tessera.issuer, alg=kind)
     session.register_client_auth_method(auth)
     token = session.fetch_token(tessera.token_url, grant_type="client_credentials", scope="a b")
     assert "refresh_token" not in token
@@ -229,30 +230,36 @@ def test_private_key_jwt_assertion_rules(tessera):
     def sign(**kwargs):
         return private_key_jwt_sign(key, client_id=created["client_id"], alg="RS256", **kwargs)
 
-    # aud = the issuer is accepted as well as the token endpoint URL.
-    assert send(sign(token_endpoint=tessera.issuer, expires_in=60)).status_code == 200
-    assertion = sign(token_endpoint=tessera.token_url, expires_in=60)
+    # draft-ietf-oauth-rfc7523bis: aud is the issuer identifier as a single string; the token endpoint
+    # URL (RFC 7523's old suggestion) and any array are refused, so an assertion made for another
+    # server or endpoint cannot be replayed here.
+    assert_error(send(sign(token_endpoint=tessera.token_url, expires_in=60)), 401, "invalid_client")
+    now = int(time.time())
+    as_array = jwt.encode({"iss": created["client_id"], "sub": created["client_id"], "aud": [tessera.issuer],
+                           "iat": now, "exp": now + 60, "jti": uuid.uuid4().hex}, private_pem, algorithm="RS256",
+                          headers={"kid": "client-rsa-1"})
+    assert_error(send(as_array), 401, "invalid_client")
+    assertion = sign(token_endpoint=tessera.issuer, expires_in=60)
     first = send(assertion)
     assert first.status_code == 200, first.text
     # OIDC Core §9: assertions "MUST only be used once".
     assert_error(send(assertion), 401, "invalid_client")
-    assert_error(send(sign(token_endpoint="https://elsewhere.example.com/token", expires_in=60)), 401, "invalid_client")
+    assert_error(send(sign(token_endpoint="https://elsewhere.example.com", expires_in=60)), 401, "invalid_client")
     # exp more than 5 minutes ahead
-    assert_error(send(sign(token_endpoint=tessera.token_url, expires_in=600)), 401, "invalid_client")
+    assert_error(send(sign(token_endpoint=tessera.issuer, expires_in=600)), 401, "invalid_client")
     # already expired
-    assert_error(send(sign(token_endpoint=tessera.token_url, issued_at=int(time.time()) - 600, expires_in=60)), 401, "invalid_client")
+    assert_error(send(sign(token_endpoint=tessera.issuer, issued_at=int(time.time()) - 600, expires_in=60)), 401, "invalid_client")
     # signed by a key that is not the registered one
     other_pem, _ = rsa_client_key()
     stranger = private_key_jwt_sign(RSAKey.import_key(other_pem), client_id=created["client_id"],
-                                    token_endpoint=tessera.token_url, alg="RS256", expires_in=60)
+                                    token_endpoint=tessera.issuer, alg="RS256", expires_in=60)
     assert_error(send(stranger), 401, "invalid_client")
     # no jti
-    now = int(time.time())
-    unsigned_jti = jwt.encode({"iss": created["client_id"], "sub": created["client_id"], "aud": tessera.token_url,
+    unsigned_jti = jwt.encode({"iss": created["client_id"], "sub": created["client_id"], "aud": tessera.issuer,
                                "iat": now, "exp": now + 60}, private_pem, algorithm="RS256", headers={"kid": "client-rsa-1"})
     assert_error(send(unsigned_jti), 401, "invalid_client")
     # alg none
-    none_alg = jwt.encode({"iss": created["client_id"], "sub": created["client_id"], "aud": tessera.token_url,
+    none_alg = jwt.encode({"iss": created["client_id"], "sub": created["client_id"], "aud": tessera.issuer,
                            "iat": now, "exp": now + 60, "jti": uuid.uuid4().hex}, None, algorithm="none")
     assert_error(send(none_alg), 401, "invalid_client")
 
@@ -364,9 +371,9 @@ def test_replayed_assertion_is_refused_by_another_instance(start_server, databas
     second = Tessera(start_server(args=["--issuer", "https://auth.example.com"], database=database), database, keys_dir)
     private_pem, public_jwks = ec_client_key()
     first.create("svc-replay", "--auth-method", "private_key_jwt", "--jwks", json.dumps(public_jwks), "--scopes", "a")
-    # Behind a proxy the assertion names the public token endpoint, not the address we reach.
+    # Behind a proxy the assertion names the public issuer identifier, not the address we reach.
     assertion = private_key_jwt_sign(ECKey.import_key(private_pem), client_id="svc-replay",
-                                     token_endpoint="https://auth.example.com/token", alg="ES256", expires_in=60)
+                                     token_endpoint="https://auth.example.com", alg="ES256", expires_in=60)
     data = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion}
     accepted = first.post(data)
     assert accepted.status_code == 200, accepted.text
@@ -588,6 +595,36 @@ def test_cli_refuses_bad_input(tessera):
     fails_with_one_line(tessera.cli("disable", "nobody"))
     listing = tessera.cli_json("list")
     assert [c["client_id"] for c in listing] == ["svc-dup"], "nothing half-created"
+
+
+def test_a_client_id_can_never_be_a_user_subject(tessera):
+    environment = dict(os.environ)
+    environment.update(tessera.env)
+    user = json.loads(subprocess.run([tessera_bin(), "users", "create", "--username", "sub-person", "--password-stdin", "--json"],
+                                     cwd=ROOT, env=environment, input="a long passphrase\n", capture_output=True, text=True,
+                                     timeout=60, check=True).stdout)
+    for client_id in (user["sub"], user["sub"].upper(), "5d1c8f0e-1111-4222-8333-444455556666"):
+        assert "UUID" in fails_with_one_line(tessera.cli("create", "--id", client_id, "--audiences", API, "--json"))
+    # A client's sub is its id, never of the form of a person's: a resource server tells them apart by it.
+    created = tessera.create("svc-not-a-person", "--scopes", "a")
+    token = tessera.basic("svc-not-a-person", created["client_secret"]).json()["access_token"]
+    assert jwt.decode(token, options={"verify_signature": False})["sub"] == "svc-not-a-person"
+    assert [c["client_id"] for c in tessera.cli_json("list")] == ["svc-not-a-person"]
+
+
+def test_redirect_uris_are_refused_at_registration_unless_safe(tessera):
+    def web(uri, option="--redirect-uris"):
+        extra = ["--redirect-uris", "https://app.example.com/cb"] if option != "--redirect-uris" else []
+        return tessera.cli("create", "--id", "web-" + str(abs(hash((uri, option)))), "--type", "public", "--auth-method", "none",
+                           "--grant-types", "authorization_code", "--scopes", "openid", option, uri, *extra, "--json")
+    for uri in ("http://app.example.com/cb", "https://app.example.com/cb#x", "https://*.example.com/cb",
+                "https://app.example.com/*", "https://user@app.example.com/cb", "javascript:alert(1)",
+                "http://127.0.0.1.evil.example/cb"):
+        for option in ("--redirect-uris", "--post-logout-redirect-uris"):
+            fails_with_one_line(web(uri, option))
+    for uri in ("https://app.example.com/cb", "http://127.0.0.1:8765/cb", "http://[::1]/cb", "http://localhost:3000/cb",
+                "com.example.app:/oauth"):
+        assert web(uri).returncode == 0, uri
 
 
 def test_cli_jwks_from_file(tessera, tmp_path):

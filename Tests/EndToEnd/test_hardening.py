@@ -66,7 +66,7 @@ def test_token_requests_are_limited_per_client(start_server, database, keys_dir)
     assert limited.headers["Cache-Control"] == "no-store"
     assert token_request(op, quiet).status_code == 200, "another client has its own bucket"
     assert any(e["event"] == "rate_limited" and e["limit"] == "token_per_client" for e in audit_events(server))
-    text = requests.get(server.base + "/metrics", timeout=5).text
+    text = requests.get(server.admin + "/metrics", timeout=5).text
     assert metric(text, "tessera_rate_limited_total", {"limit": "token_per_client"}) >= 1
 
 
@@ -79,6 +79,20 @@ def test_failures_are_limited_per_source_address(start_server, database, keys_di
     elsewhere = requests.Session()
     elsewhere.mount("http://", SourceAddress("127.0.0.2"))
     assert token_request(op, client, session=elsewhere, secret="wrong").status_code == 401, "another address is not limited"
+
+
+def test_an_ipv6_64_counts_as_one_source_for_rate_limits(start_server, database, keys_dir):
+    server = start_server(args=["--migrate"], database=database,
+                          env={"TESSERA_RATE_LIMIT_BROWSER": "2", "TESSERA_TRUSTED_PROXIES": "127.0.0.1"})
+
+    def page(address):
+        return requests.get(server.base + "/authorize", params={"client_id": "x"}, headers={"X-Forwarded-For": address},
+                            timeout=10).status_code
+    # One subscriber's /64 holds 2^64 addresses: walking through them gains nothing.
+    statuses = [page(f"2001:db8:5:6::{index:x}") for index in range(1, 9)]
+    assert 429 in statuses, statuses
+    assert page("2001:db8:5:6:ffff:ffff:ffff:ffff") == 429
+    assert page("2001:db8:5:7::1") == 400, "the next /64 is another source"
 
 
 def test_browser_pages_are_limited_per_source_address(start_server, database, keys_dir):
@@ -146,7 +160,7 @@ def test_metrics_are_prometheus_text(start_server, database, keys_dir):
         token_request(op, client)
     for path in ("/random-1", "/random-2"):
         requests.get(server.base + path, timeout=5)
-    response = requests.get(server.base + "/metrics", timeout=5)
+    response = requests.get(server.admin + "/metrics", timeout=5)
     assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     text = response.text
     for line in text.splitlines():
@@ -157,19 +171,31 @@ def test_metrics_are_prometheus_text(start_server, database, keys_dir):
     assert metric(text, "tessera_http_request_duration_seconds_bucket", {"endpoint": "/token", "le": "+Inf"}) == \
         metric(text, "tessera_http_request_duration_seconds_count", {"endpoint": "/token"})
     assert "random" not in text and metric(text, "tessera_http_requests_total", {"endpoint": "other", "status": "404"}) == 2
-    for name in ("tessera_db_pool_waiting", "tessera_argon2_queue_depth", "tessera_revocations_synchronized"):
+    for name in ("tessera_db_pool_waiting", "tessera_revocations_synchronized"):
         assert metric(text, name) is not None, name
+    for pool in ("clients", "logins"):
+        assert metric(text, "tessera_argon2_queue_depth", {"pool": pool}) is not None, pool
     assert "tessera_signing_key_age_seconds{" in text and 'tessera_db_pool_connections{state="in_use"}' in text
 
 
-def test_metrics_move_to_the_admin_listener(start_server, database):
+def test_metrics_are_served_only_on_the_management_listener(start_server, database):
     port = free_port()
     server = start_server(args=["--migrate"], database=database, env={"TESSERA_ADMIN_LISTEN": f"127.0.0.1:{port}"})
     admin = f"http://127.0.0.1:{port}"
     assert requests.get(admin + "/metrics", timeout=5).status_code == 200
     assert requests.get(admin + "/healthz", timeout=5).status_code == 200
-    assert requests.get(server.base + "/metrics", timeout=5).status_code == 404
+    assert requests.get(admin + "/readyz", timeout=5).status_code == 200
+    assert requests.get(server.base + "/metrics", timeout=5).status_code == 404, "key ids and pool statistics are not public"
+    assert requests.get(server.base + "/healthz", timeout=5).status_code == 200, "load balancers probe the main listener"
+    assert requests.get(server.base + "/readyz", timeout=5).status_code == 200
     assert requests.get(admin + "/token", timeout=5).status_code == 404, "the admin listener serves nothing else"
+
+
+def test_off_turns_the_management_listener_off(start_server, database):
+    server = start_server(args=["--migrate"], database=database, env={"TESSERA_ADMIN_LISTEN": "off"})
+    assert server.admin is None
+    assert requests.get(server.base + "/metrics", timeout=5).status_code == 404
+    assert requests.get(server.base + "/healthz", timeout=5).status_code == 200
 
 
 # Insecure settings
@@ -228,7 +254,7 @@ def test_a_database_outage_keeps_what_can_work_working_and_recovers(start_server
                                        data={"token": token}, timeout=10)
     assert introspect().json()["active"] is True
     deadline = time.time() + 10
-    while metric(requests.get(server.base + "/metrics", timeout=5).text, "tessera_revocations_synchronized") != 1:
+    while metric(requests.get(server.admin + "/metrics", timeout=5).text, "tessera_revocations_synchronized") != 1:
         assert time.time() < deadline
         time.sleep(0.1)
     pg_ctl("-m", "fast", "-w", "stop")
@@ -257,7 +283,8 @@ def test_a_database_outage_keeps_what_can_work_working_and_recovers(start_server
 # Slow clients
 
 def test_slow_clients_do_not_stop_normal_ones(start_server, database, keys_dir):
-    server = start_server(args=["--migrate"], database=database)
+    # 300 slow connections from one address: more than one source may hold by default.
+    server = start_server(args=["--migrate"], database=database, env={"TESSERA_MAX_CONNECTIONS_PER_SOURCE": "1000"})
     op = provider(server, database, keys_dir)
     client = service(op)
     port = int(server.base.rsplit(":", 1)[1])

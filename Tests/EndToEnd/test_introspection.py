@@ -158,11 +158,17 @@ def test_who_may_introspect(op):
     client = service(op)
     token = issue(op, client)
     public = op.client("--introspect-audiences", "", scopes="openid")
-    for auth, data in [((client["client_id"], client["client_secret"]), {"token": token}),
-                       (None, {"token": token, "client_id": public["client_id"]}),
-                       (None, {"token": token})]:
+    for auth, data in [(None, {"token": token, "client_id": public["client_id"]}),
+                       (None, {"token": token}),
+                       ((client["client_id"], "wrong secret"), {"token": token})]:
         response = requests.post(op.base + "/introspect", auth=auth, data=data, timeout=10)
         assert response.status_code == 401 and response.json()["error"] == "invalid_client", response.text
+    # Right credentials but no audience it may introspect: never told its credentials failed, and
+    # told nothing about the token (RFC 7662 §2.2), even for its own token.
+    allowed_nothing = requests.post(op.base + "/introspect", auth=(client["client_id"], client["client_secret"]),
+                                    data={"token": token}, timeout=10)
+    assert allowed_nothing.status_code == 200 and allowed_nothing.json() == INACTIVE, allowed_nothing.text
+    assert allowed_nothing.headers["Cache-Control"] == "no-store"
     rs = resource_server(op)
     missing = requests.post(op.base + "/introspect", auth=(rs["client_id"], rs["client_secret"]), data={}, timeout=10)
     assert missing.status_code == 400 and missing.json()["error"] == "invalid_request"
@@ -236,9 +242,9 @@ def pair(start_server, database, keys_dir):
     yield a, b, Provider(a.base, {"PGDATABASE": database, "TESSERA_KEYS_DIR": keys_dir}, issuer=ISSUER)
 
 
-def wait_synchronised(base):
+def wait_synchronised(server):
     deadline = time.time() + 10
-    while "tessera_revocations_synchronized 1" not in requests.get(base + "/metrics", timeout=5).text:
+    while "tessera_revocations_synchronized 1" not in requests.get(server.admin + "/metrics", timeout=5).text:
         assert time.time() < deadline, f"{base} never synchronised its revocations"
         time.sleep(0.1)
 
@@ -248,7 +254,7 @@ def test_a_revocation_at_one_instance_is_inactive_at_another_within_a_second(pai
     rs = resource_server(op)
     client = service(op, token_format="opaque")
     token = issue(op, client)
-    wait_synchronised(b.base)
+    wait_synchronised(b)
     assert introspect(op, rs, token, base=b.base)["active"] is True
     requests.post(a.base + "/revoke", auth=(client["client_id"], client["client_secret"]), data={"token": token}, timeout=10)
     start = time.monotonic()
@@ -262,7 +268,7 @@ def test_after_the_notification_connection_is_cut_nothing_stale_is_trusted(pair)
     rs = resource_server(op)
     client = service(op, token_format="opaque")
     first, second = issue(op, client), issue(op, client)
-    wait_synchronised(b.base)
+    wait_synchronised(b)
     assert introspect(op, rs, first, base=b.base)["active"] is True
     # Cut every LISTEN connection (both instances'); revoke right away, before they reconnect.
     cut = psql_rows(op.env["PGDATABASE"], "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -270,10 +276,77 @@ def test_after_the_notification_connection_is_cut_nothing_stale_is_trusted(pair)
     assert len(cut) >= 2 and all(row == ["t"] for row in cut), f"the listeners were not found: {cut}"
     requests.post(a.base + "/revoke", auth=(client["client_id"], client["client_secret"]), data={"token": first}, timeout=10)
     assert introspect(op, rs, first, base=b.base) == INACTIVE, "while resynchronising, PostgreSQL answers"
-    wait_synchronised(b.base)
+    wait_synchronised(b)
     assert introspect(op, rs, first, base=b.base) == INACTIVE
     requests.post(a.base + "/revoke", auth=(client["client_id"], client["client_secret"]), data={"token": second}, timeout=10)
     start = time.monotonic()
     while introspect(op, rs, second, base=b.base) != INACTIVE:
         assert time.monotonic() - start < 1.0, "after resynchronising, notifications flow again"
         time.sleep(0.05)
+
+
+def inactive_within_a_second(op, rs, token, bases):
+    """Introspects `token` at every instance until each says inactive, failing after a second."""
+    start = time.monotonic()
+    for base in bases:
+        while introspect(op, rs, token, base=base) != INACTIVE:
+            assert time.monotonic() - start < 1.0, f"{base} still says active a second after the change"
+            time.sleep(0.05)
+
+
+@pytest.mark.parametrize("token_format", ["jwt", "opaque"])
+@pytest.mark.parametrize("change", ["disable", "delete"])
+def test_a_disabled_or_deleted_clients_tokens_are_inactive_everywhere_within_a_second(pair, token_format, change):
+    a, b, op = pair
+    rs = resource_server(op)
+    client = service(op, token_format=token_format)
+    machine_token = issue(op, client)
+    web = op.first_party("--token-format", token_format)
+    user_token = redeem(op, Browser(op).sign_in(web, op.user())).json()["access_token"]
+    user_rs = resource_server(op, audiences=ISSUER + "/userinfo")
+    other = service(op, token_format=token_format)
+    bystander = issue(op, other)
+    for server in (a, b):
+        wait_synchronised(server)
+        assert introspect(op, rs, machine_token, base=server.base)["active"] is True
+        assert introspect(op, user_rs, user_token, base=server.base)["active"] is True
+    op.cli("clients", change, client["client_id"]).check_returncode()
+    op.cli("clients", change, web["client_id"]).check_returncode()
+    inactive_within_a_second(op, rs, machine_token, (a.base, b.base))
+    inactive_within_a_second(op, user_rs, user_token, (a.base, b.base))
+    assert introspect(op, rs, bystander, base=b.base)["active"] is True, "another client's tokens are untouched"
+    if change == "disable":
+        # Enabled again, the client gets tokens that are active; those from before stay revoked. The
+        # cut-off covers the second after the change (tokens another instance issued before it knew).
+        op.cli("clients", "enable", client["client_id"]).check_returncode()
+        time.sleep(2.1)
+        fresh = None
+        deadline = time.monotonic() + 5
+        while fresh is None:
+            response = requests.post(op.token_url, auth=(client["client_id"], client["client_secret"]),
+                                     data={"grant_type": "client_credentials"}, timeout=10)
+            if response.status_code == 200:
+                fresh = response.json()["access_token"]
+            else:
+                assert time.monotonic() < deadline, response.text
+                time.sleep(0.1)
+        assert introspect(op, rs, fresh, base=b.base)["active"] is True
+        assert introspect(op, rs, machine_token, base=b.base) == INACTIVE
+
+
+@pytest.mark.parametrize("change", ["disable", "delete"])
+def test_a_disabled_or_deleted_users_tokens_are_inactive_everywhere_within_a_second(pair, change):
+    a, b, op = pair
+    user_rs = resource_server(op, audiences=ISSUER + "/userinfo")
+    web = op.first_party("--token-format", "opaque")
+    user, bystander = op.user(), op.user()
+    token = redeem(op, Browser(op).sign_in(web, user)).json()["access_token"]
+    other_token = redeem(op, Browser(op).sign_in(web, bystander)).json()["access_token"]
+    for server in (a, b):
+        wait_synchronised(server)
+        assert introspect(op, user_rs, token, base=server.base)["active"] is True
+    op.cli("users", change, user["username"]).check_returncode()
+    inactive_within_a_second(op, user_rs, token, (a.base, b.base))
+    assert introspect(op, user_rs, other_token, base=b.base)["active"] is True, "another user's tokens are untouched"
+    userinfo = requests.get(b.base + "/userinfo", headers={"Authorization": "Bearer " + token}, timeout=10)
+    assert userinfo.status_code == 401

@@ -307,7 +307,7 @@ def test_a_revocation_on_one_instance_is_seen_by_another_within_a_second(cluster
 def test_a_revocation_is_seen_at_once_by_the_instance_that_made_it(op):
     """Read-your-writes: the revoking instance must not wait for its own notification to come back."""
     deadline = time.time() + 10
-    while "tessera_revocations_synchronized 1" not in requests.get(op.base + "/metrics", timeout=5).text:
+    while "tessera_revocations_synchronized 1" not in requests.get(op.admin + "/metrics", timeout=5).text:
         assert time.time() < deadline, "revocations never synchronised"
         time.sleep(0.1)
     for token_format in ("jwt", "opaque"):

@@ -155,9 +155,23 @@ struct MalformedCase: Sendable, CustomTestStringConvertible {
             expected: ["OPTIONS * HTTP/1.1 [Host=a] none keepAlive=true continue=false body="]
         ),
         ValidCase(
-            name: "extension method and empty header value",
-            input: "PROPFIND /p HTTP/1.1\r\nHost: a\r\nX-Empty:\r\n\r\n",
-            expected: ["PROPFIND /p HTTP/1.1 [Host=a;X-Empty=] none keepAlive=true continue=false body="]
+            name: "every recognized method, and an empty header value",
+            input: ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
+                .map { "\($0) /p HTTP/1.1\r\nHost: a\r\nX-Empty:\r\n\r\n" }.joined(),
+            expected: ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
+                .map { "\($0) /p HTTP/1.1 [Host=a;X-Empty=] none keepAlive=true continue=false body=" }
+        ),
+        ValidCase(
+            name: "Host forms of RFC 3986: name with port, IPv4, IPv6 and IPvFuture literals, percent-encoding, empty",
+            input: ["example.com:8080", "127.0.0.1", "[::1]:443", "[2001:db8::a:b]", "[v1.x:y]", "ex%41mple.com", "a_b-c~d!$&'()*+,;=", "a:", ""]
+                .map { "GET / HTTP/1.1\r\nHost: \($0)\r\n\r\n" }.joined(),
+            expected: ["example.com:8080", "127.0.0.1", "[::1]:443", "[2001:db8::a:b]", "[v1.x:y]", "ex%41mple.com", "a_b-c~d!$&'()*+,;=", "a:", ""]
+                .map { "GET / HTTP/1.1 [Host=\($0)] none keepAlive=true continue=false body=" }
+        ),
+        ValidCase(
+            name: "Transfer-Encoding chunked in any case, with OWS",
+            input: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:  CHUNKED \r\n\r\n1\r\nx\r\n0\r\n\r\n",
+            expected: ["POST / HTTP/1.1 [Host=a;Transfer-Encoding=CHUNKED] chunked keepAlive=true continue=false body=x"]
         ),
         ValidCase(
             name: "limits reached exactly are accepted",
@@ -191,11 +205,22 @@ struct MalformedCase: Sendable, CustomTestStringConvertible {
         MalformedCase(name: "Content-Length hexadecimal", input: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x10\r\n\r\n", error: .invalidContentLength),
         MalformedCase(name: "Content-Length empty", input: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", error: .invalidContentLength),
         MalformedCase(name: "Content-Length overflow", input: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", error: .invalidContentLength),
-        MalformedCase(name: "Transfer-Encoding gzip", input: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", error: .unsupportedTransferEncoding),
-        MalformedCase(name: "Transfer-Encoding gzip, chunked", input: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", error: .unsupportedTransferEncoding),
-        MalformedCase(name: "Transfer-Encoding chunked twice", input: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", error: .unsupportedTransferEncoding),
-        MalformedCase(name: "Transfer-Encoding with trailing garbage", input: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunkedx\r\n\r\n", error: .unsupportedTransferEncoding),
-        MalformedCase(name: "Transfer-Encoding in HTTP/1.0", input: "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", error: .unsupportedTransferEncoding),
+        // RFC 9112 §6.3: chunked must be the final coding (400); RFC 9112 §6.1: a coding the server
+        // does not implement before it is 501.
+        MalformedCase(name: "Transfer-Encoding gzip alone (chunked not final)", input: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", error: .invalidTransferEncoding),
+        MalformedCase(name: "Transfer-Encoding chunked, gzip (chunked not final)", input: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", error: .invalidTransferEncoding),
+        MalformedCase(name: "Transfer-Encoding gzip, chunked is not implemented", input: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", error: .unimplementedTransferCoding),
+        MalformedCase(name: "Transfer-Encoding gzip then chunked on two lines is not implemented", input: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", error: .unimplementedTransferCoding),
+        MalformedCase(name: "Transfer-Encoding deflate, identity, chunked is not implemented", input: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: deflate,identity ,chunked\r\n\r\n", error: .unimplementedTransferCoding),
+        MalformedCase(name: "Transfer-Encoding chunked twice", input: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", error: .invalidTransferEncoding),
+        MalformedCase(name: "Transfer-Encoding chunked twice in one list", input: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", error: .invalidTransferEncoding),
+        MalformedCase(name: "Transfer-Encoding with trailing garbage", input: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunkedx\r\n\r\n", error: .invalidTransferEncoding),
+        MalformedCase(name: "Transfer-Encoding chunked with a parameter", input: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked;q=1\r\n\r\n", error: .invalidTransferEncoding),
+        MalformedCase(name: "Transfer-Encoding empty", input: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n\r\n", error: .invalidTransferEncoding),
+        MalformedCase(name: "Transfer-Encoding list of nothing", input: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , ,\r\n\r\n", error: .invalidTransferEncoding),
+        MalformedCase(name: "Transfer-Encoding coding that is not a token", input: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: g(zip, chunked\r\n\r\n", error: .invalidTransferEncoding),
+        MalformedCase(name: "Transfer-Encoding in HTTP/1.0", input: "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", error: .invalidTransferEncoding),
+        MalformedCase(name: "Transfer-Encoding gzip, chunked with Content-Length is a framing conflict", input: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 1\r\n\r\n", error: .contentLengthWithTransferEncoding),
         MalformedCase(name: "chunk size not hexadecimal", input: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", error: .invalidChunkSize),
         MalformedCase(name: "chunk size empty", input: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", error: .invalidChunkSize),
         MalformedCase(name: "chunk size with sign", input: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n+5\r\nhello\r\n0\r\n\r\n", error: .invalidChunkSize),
@@ -221,6 +246,11 @@ struct MalformedCase: Sendable, CustomTestStringConvertible {
         MalformedCase(name: "bare CR in header value", input: "GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", error: .invalidHeaderValue),
         MalformedCase(name: "DEL in header value", input: "GET / HTTP/1.1\r\nHost: a\r\nX: a\u{7F}\r\n\r\n", error: .invalidHeaderValue),
         MalformedCase(name: "method with invalid character", input: "G(ET / HTTP/1.1\r\nHost: a\r\n\r\n", error: .invalidMethod),
+        // RFC 9110 §9.1: methods are case-sensitive; an unrecognized one is 501.
+        MalformedCase(name: "unknown method", input: "FOO / HTTP/1.1\r\nHost: a\r\n\r\n", error: .unrecognizedMethod),
+        MalformedCase(name: "lower-case get", input: "get / HTTP/1.1\r\nHost: a\r\n\r\n", error: .unrecognizedMethod),
+        MalformedCase(name: "mixed-case Post", input: "Post / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx", error: .unrecognizedMethod),
+        MalformedCase(name: "extension method", input: "PROPFIND /p HTTP/1.1\r\nHost: a\r\n\r\n", error: .unrecognizedMethod),
         MalformedCase(name: "empty method", input: " / HTTP/1.1\r\nHost: a\r\n\r\n", error: .malformedRequestLine),
         MalformedCase(name: "two spaces after method", input: "GET  / HTTP/1.1\r\nHost: a\r\n\r\n", error: .malformedRequestLine),
         MalformedCase(name: "missing version", input: "GET /\r\nHost: a\r\n\r\n", error: .malformedRequestLine),
@@ -236,6 +266,21 @@ struct MalformedCase: Sendable, CustomTestStringConvertible {
         MalformedCase(name: "HTTP/1.2 is not supported", input: "GET / HTTP/1.2\r\nHost: a\r\n\r\n", error: .unsupportedVersion),
         MalformedCase(name: "missing Host in HTTP/1.1", input: "GET / HTTP/1.1\r\nX: y\r\n\r\n", error: .invalidHost),
         MalformedCase(name: "two Host fields", input: "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", error: .invalidHost),
+        MalformedCase(name: "two equal Host fields", input: "GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n", error: .invalidHost),
+        // RFC 9112 §3.2: a Host field with an invalid value is 400.
+        MalformedCase(name: "Host with a space", input: "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", error: .invalidHost),
+        MalformedCase(name: "Host with a path", input: "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", error: .invalidHost),
+        MalformedCase(name: "Host with userinfo", input: "GET / HTTP/1.1\r\nHost: user@a\r\n\r\n", error: .invalidHost),
+        MalformedCase(name: "Host with a port that is not a number", input: "GET / HTTP/1.1\r\nHost: a:b\r\n\r\n", error: .invalidHost),
+        MalformedCase(name: "Host with two ports", input: "GET / HTTP/1.1\r\nHost: a:1:2\r\n\r\n", error: .invalidHost),
+        MalformedCase(name: "Host as a list", input: "GET / HTTP/1.1\r\nHost: a,b c\r\n\r\n", error: .invalidHost),
+        MalformedCase(name: "Host with a bad percent-encoding", input: "GET / HTTP/1.1\r\nHost: a%4\r\n\r\n", error: .invalidHost),
+        MalformedCase(name: "Host with an unclosed IPv6 literal", input: "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", error: .invalidHost),
+        MalformedCase(name: "Host with an invalid IPv6 literal", input: "GET / HTTP/1.1\r\nHost: [1:2:3:4:5:6:7:8:9]\r\n\r\n", error: .invalidHost),
+        MalformedCase(name: "Host with an unbracketed IPv6 address", input: "GET / HTTP/1.1\r\nHost: ::1\r\n\r\n", error: .invalidHost),
+        MalformedCase(name: "Host with text after the IPv6 literal", input: "GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n", error: .invalidHost),
+        MalformedCase(name: "Host with non-ASCII", input: "GET / HTTP/1.1\r\nHost: caf\u{E9}\r\n\r\n", error: .invalidHost),
+        MalformedCase(name: "invalid Host in HTTP/1.0", input: "GET / HTTP/1.0\r\nHost: a b\r\n\r\n", error: .invalidHost),
         MalformedCase(name: "unknown expectation", input: "POST / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\nz", error: .unsupportedExpectation),
         MalformedCase(name: "request line over the limit", input: "GET /" + String(repeating: "a", count: 51) + " HTTP/1.1\r\nHost: a\r\n\r\n", error: .requestLineTooLong),
         MalformedCase(name: "request line over the limit without line end", input: "GET /" + String(repeating: "a", count: 80), error: .requestLineTooLong),
@@ -252,7 +297,7 @@ struct MalformedCase: Sendable, CustomTestStringConvertible {
         #expect(outcome.error == testCase.error)
     }
 
-    @Test("Errors map to 400, 413, 414, 417, 431 and 505")
+    @Test("Errors map to 400, 413, 414, 417, 431, 501 and 505")
     func errorStatuses() {
         #expect(HTTPParseError.requestLineTooLong.status.code == 414)
         #expect(HTTPParseError.headerTooLarge.status.code == 431)
@@ -261,6 +306,10 @@ struct MalformedCase: Sendable, CustomTestStringConvertible {
         #expect(HTTPParseError.unsupportedExpectation.status.code == 417)
         #expect(HTTPParseError.unsupportedVersion.status.code == 505)
         #expect(HTTPParseError.contentLengthWithTransferEncoding.status.code == 400)
+        #expect(HTTPParseError.invalidHost.status.code == 400)
+        #expect(HTTPParseError.invalidTransferEncoding.status.code == 400)
+        #expect(HTTPParseError.unrecognizedMethod.status.code == 501)
+        #expect(HTTPParseError.unimplementedTransferCoding.status.code == 501)
     }
 
     @Test("Mutated and random inputs never crash the parser")

@@ -78,6 +78,23 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
         }
     }
 
+    @Test("OPTIONS is answered 200 with Allow and Content-Length: 0 (RFC 9110 §9.3.7)")
+    func options() async throws {
+        try await withServer { _, port in
+            try await onThread {
+                let client = try TestClient(port: port)
+                client.send("OPTIONS /echo HTTP/1.1\r\nHost: a\r\n\r\nOPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n")
+                let resource = try #require(client.readResponse())
+                #expect(resource.status == 200)
+                #expect(resource.header("Allow") == "POST")
+                #expect(resource.header("Content-Length") == "0")
+                let server = try #require(client.readResponse())
+                #expect(server.status == 200)
+                #expect(server.header("Content-Length") == "0")
+            }
+        }
+    }
+
     @Test("Handler headers that could split the response are dropped; server-owned headers are replaced")
     func responseHeaderSanitizing() async throws {
         try await withServer { _, port in
@@ -117,6 +134,22 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
         }
     }
 
+    @Test("A client that half-closes after its requests gets their answers, then the server closes")
+    func halfCloseAfterRequests() async throws {
+        try await withServer { _, port in
+            try await onThread {
+                let client = try TestClient(port: port)
+                client.send("GET /slow?200 HTTP/1.1\r\nHost: a\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+                client.shutdownWrite()
+                #expect(client.readResponse()?.bodyText == "slow 200")
+                let last = try #require(client.readResponse())
+                #expect(last.bodyText == "hello")
+                #expect(last.header("Connection") == "close")
+                #expect(client.isClosedByServer())
+            }
+        }
+    }
+
     @Test("Expect: 100-continue gets 100 Continue before the body is sent (RFC 9110 §10.1.1)")
     func expectContinue() async throws {
         try await withServer { _, port in
@@ -141,6 +174,10 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
         LimitCase(name: "chunked body over maxBodyBytes answers 413", request: "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n80\r\n" + String(repeating: "b", count: 128) + "\r\n0\r\n\r\n", status: 413),
         LimitCase(name: "Content-Length with Transfer-Encoding answers 400", request: "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", status: 400),
         LimitCase(name: "missing Host answers 400", request: "GET /healthz HTTP/1.1\r\n\r\n", status: 400),
+        LimitCase(name: "invalid Host answers 400", request: "GET /healthz HTTP/1.1\r\nHost: a b\r\n\r\n", status: 400),
+        LimitCase(name: "unrecognized method answers 501", request: "FOO /healthz HTTP/1.1\r\nHost: a\r\n\r\n", status: 501),
+        LimitCase(name: "lower-case method answers 501", request: "get /healthz HTTP/1.1\r\nHost: a\r\n\r\n", status: 501),
+        LimitCase(name: "unimplemented transfer coding answers 501", request: "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", status: 501),
         LimitCase(name: "HTTP/2.0 request line answers 505", request: "GET /healthz HTTP/2.0\r\nHost: a\r\n\r\n", status: 505),
         LimitCase(name: "unknown expectation answers 417", request: "POST /echo HTTP/1.1\r\nHost: a\r\nExpect: later\r\nContent-Length: 1\r\n\r\nx", status: 417),
     ]
@@ -210,7 +247,9 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
     func writeTimeout() async throws {
         try await withServer(configure: { $0.timeouts.write = .milliseconds(300) }) { _, port in
             try await onThread {
-                let client = try TestClient(port: port, readTimeout: 2)
+                // A small fixed receive buffer: with autotuning (tcp_rmem up to 32 MiB on some
+                // machines) the whole response could fit in kernel buffers and never stall a send.
+                let client = try TestClient(port: port, readTimeout: 2, receiveBuffer: 64 * 1024)
                 client.send("GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
                 Thread.sleep(forTimeInterval: 1.0)
                 let received = client.drain()
@@ -252,7 +291,7 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
 
     @Test("Over maxInFlightRequests the server answers 503 with Retry-After without calling the handler")
     func inFlightOverload() async throws {
-        try await withServer(configure: { $0.limits.maxInFlightRequests = 1 }) { _, port in
+        try await withServer(configure: { $0.limits.maxInFlightRequests = 1 }) { server, port in
             try await onThread {
                 let busy = try TestClient(port: port)
                 busy.send("GET /slow?500 HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -261,6 +300,7 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
                 rejected.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
                 let response = try #require(rejected.readResponse())
                 #expect(response.status == 503)
+                #expect(server.statistics.requestsRefusedOverload == 1)
                 #expect(response.header("Retry-After") == "1")
                 #expect(response.header("Connection") == "close")
                 #expect(rejected.isClosedByServer())
@@ -271,7 +311,7 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
 
     @Test("Over maxConnections a new connection is answered 503 or closed at once")
     func connectionLimit() async throws {
-        try await withServer(configure: { $0.limits.maxConnections = 2 }) { _, port in
+        try await withServer(configure: { $0.limits.maxConnections = 2 }) { server, port in
             try await onThread {
                 let first = try TestClient(port: port)
                 let second = try TestClient(port: port)
@@ -280,12 +320,76 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
                 #expect(first.readResponse()?.status == 200)
                 #expect(second.readResponse()?.status == 200)
                 let third = try TestClient(port: port)
-                if let response = third.readResponse() {
-                    #expect(response.status == 503)
-                }
-                #expect(third.isClosedByServer())
+                #expect(third.isRefused())
+                #expect(server.statistics.connectionsRefusedOverCapacity == 1)
                 first.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
                 #expect(first.readResponse()?.status == 200)
+            }
+        }
+    }
+
+    @Test("Over maxConnectionsPerSource a source's new connection is refused and counted; other sources are served")
+    func connectionLimitPerSource() async throws {
+        try await withServer(configure: { $0.limits.maxConnectionsPerSource = 2 }) { server, port in
+            try await onThread {
+                let first = try TestClient(port: port)
+                let second = try TestClient(port: port)
+                for client in [first, second] {
+                    client.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+                    #expect(client.readResponse()?.status == 200)
+                }
+                let third = try TestClient(port: port)
+                #expect(third.isRefused())
+                #expect(server.statistics.connectionsRefusedPerSource == 1)
+
+                let other = try TestClient(port: port, source: "127.0.0.2")
+                other.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+                #expect(other.readResponse()?.status == 200)
+
+                // A closed connection frees its place.
+                first.send("GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                #expect(first.readResponse()?.status == 200)
+                #expect(first.isClosedByServer())
+                let deadline = Date().addingTimeInterval(10)
+                while server.statistics.openConnections > 2 && Date() < deadline {
+                    Thread.sleep(forTimeInterval: 0.01)
+                }
+                let fourth = try TestClient(port: port)
+                fourth.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+                #expect(fourth.readResponse()?.status == 200)
+                #expect(server.statistics.connectionsRefusedPerSource == 1)
+            }
+        }
+    }
+
+    @Test("A dual-stack listener counts an IPv4 peer seen as ::ffff:a.b.c.d as that IPv4 address")
+    func connectionLimitPerSourceDualStack() async throws {
+        var configuration = HTTPServerConfiguration(host: "::", port: 0)
+        configuration.limits.maxConnectionsPerSource = 1
+        try await withServer(configuration: configuration) { server, port in
+            try await onThread {
+                let first = try TestClient(port: port)
+                first.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+                #expect(first.readResponse()?.header("X-Remote") == "::ffff:127.0.0.1")
+                #expect(try TestClient(port: port).isRefused())
+                let other = try TestClient(port: port, source: "127.0.0.2")
+                other.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+                #expect(other.readResponse()?.status == 200)
+                #expect(server.statistics.connectionsRefusedPerSource == 1)
+            }
+        }
+    }
+
+    @Test("With maxConnectionsPerSource 0 a source is not limited")
+    func connectionLimitPerSourceOff() async throws {
+        try await withServer(configure: { $0.limits.maxConnectionsPerSource = 0 }) { server, port in
+            try await onThread {
+                let clients = try (0..<20).map { _ in try TestClient(port: port) }
+                for client in clients {
+                    client.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+                }
+                #expect(clients.filter { $0.readResponse()?.status == 200 }.count == 20)
+                #expect(server.statistics.connectionsRefusedPerSource == 0)
             }
         }
     }

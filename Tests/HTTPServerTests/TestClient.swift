@@ -26,12 +26,30 @@ final class TestClient {
     let fd: Int32
     private var buffer: [UInt8] = []
 
-    /// Connects to 127.0.0.1:`port`; reads time out after `readTimeout` seconds.
-    init(port: UInt16, readTimeout: Double = 5) throws {
+    /// Connects to 127.0.0.1:`port`, from `source` (another loopback address, so the server sees
+    /// another peer) when given; reads time out after `readTimeout` seconds.
+    /// - Parameter receiveBuffer: a fixed receive buffer size in bytes (set before connecting, which
+    ///   turns off the kernel's autotuning: with it, a buffer can grow to tens of megabytes).
+    init(port: UInt16, source: String? = nil, readTimeout: Double = 5, receiveBuffer: Int32? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestClientError(description: "socket failed") }
         var timeout = timeval(tv_sec: Int(readTimeout), tv_usec: Int((readTimeout - Double(Int(readTimeout))) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else {
+                Glibc.close(fd)
+                throw TestClientError(description: "bind to \(source) failed")
+            }
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
@@ -65,6 +83,11 @@ final class TestClient {
             if count <= 0 { return }
             sent += count
         }
+    }
+
+    /// Half-closes: the server sees end of input, and the client can still read.
+    func shutdownWrite() {
+        _ = Glibc.shutdown(fd, Int32(SHUT_WR))
     }
 
     /// Reads more bytes into the buffer; false on end of file, reset or timeout.
@@ -123,6 +146,12 @@ final class TestClient {
         }
     }
 
+    /// Whether the server refused the connection: a 503 then the end, or the end at once.
+    func isRefused() -> Bool {
+        if let response = readResponse(), response.status != 503 { return false }
+        return isClosedByServer()
+    }
+
     /// Whether the server closed the connection (end of file or reset) before `seconds` passed.
     func isClosedByServer(within seconds: Double = 3) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
@@ -163,6 +192,15 @@ func withServer(
 ) async throws {
     var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0)
     configure(&configuration)
+    try await withServer(configuration: configuration, responder: responder, body)
+}
+
+/// Starts a server with `configuration`, runs `body`, and shuts the server down.
+func withServer(
+    configuration: HTTPServerConfiguration,
+    responder: any HTTPResponder = testRouter(),
+    _ body: (HTTPServer, UInt16) async throws -> Void
+) async throws {
     let server = HTTPServer(configuration: configuration, responder: responder)
     try server.start()
     do {

@@ -88,3 +88,19 @@ import Testing
         #expect(throws: OAuthError.self) { try Scope(parsing: text) }
     }
 }
+
+@Suite struct FormNULTests {
+    @Test("A NUL in a name or value is refused at decoding, whatever the endpoint", arguments: [
+        "state=a%00b", "a%00=1", "nonce=%00", "client_id=web%00&x=1",
+    ])
+    func nul(body: String) {
+        #expect(throws: FormURLEncoded.DecodingError.nulCharacter) { try FormURLEncoded.pairs(Array(body.utf8)) }
+        #expect(throws: AuthorizationPageError.self) { try AuthorizationParameters(encoded: Array(body.utf8)) }
+    }
+
+    @Test("A repeated state is never echoed with an error; a single one is, byte for byte")
+    func repeatedState() throws {
+        #expect(try AuthorizationParameters(encoded: Array("state=a&state=b".utf8)).echoableState == nil)
+        #expect(try AuthorizationParameters(encoded: Array("state=a%20b&scope=x&scope=y".utf8)).echoableState == "a b")
+    }
+}

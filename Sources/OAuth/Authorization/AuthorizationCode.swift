@@ -46,12 +46,28 @@ public enum CodeRedemption: Sendable, Equatable {
     case redeemed(AuthorizationCode)
     /// This request consumed it, but the checks refused it (wrong client, redirect URI or verifier).
     case rejected(OAuthError)
-    /// It was redeemed before: what was issued from it has now been revoked.
-    case alreadyRedeemed
+    /// It was redeemed before: what was issued from it (listed) has now been revoked.
+    case alreadyRedeemed(revoked: [RevokedAccessToken])
     /// It expired unredeemed (it is consumed now).
     case expired
     /// No such code.
     case notFound
+
+    /// Whether the code had been redeemed before (whatever was revoked now).
+    public var isAlreadyRedeemed: Bool {
+        if case .alreadyRedeemed = self { return true }
+        return false
+    }
+}
+
+/// An access token revoked by its `jti`, until it would have expired.
+public struct RevokedAccessToken: Sendable, Equatable {
+    public var jti: String
+    public var expiresAt: Date
+    public init(jti: String, expiresAt: Date) {
+        self.jti = jti
+        self.expiresAt = expiresAt
+    }
 }
 
 /// The checks of the authorization-code grant at the token endpoint (RFC 6749 §4.1.3, RFC 7636 §4.6),

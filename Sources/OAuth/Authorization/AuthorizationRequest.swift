@@ -112,6 +112,11 @@ public struct AuthorizationParameters: Sendable {
 
     public subscript(name: String) -> String? { values[name] }
 
+    /// The `state` to send back with an error: none when `state` itself was repeated, since then
+    /// no one value is the client's (RFC 6749 §4.1.2.1: state is returned "if a "state" parameter
+    /// was present in the client authorization request" — as one parameter).
+    public var echoableState: String? { repeatedNames.contains("state") ? nil : values["state"] }
+
     /// Stage one: the client id and redirect URI, which decide whether errors can be redirected.
     /// Returns the client id; the caller looks the client up and calls ``redirectURI(for:)``.
     public func clientID() throws(AuthorizationPageError) -> String {
@@ -213,8 +218,12 @@ public struct AuthorizationPageError: Error, Sendable, Equatable {
     public let message: String
     /// Logged only.
     public let detail: String?
-    public init(_ message: String, detail: String? = nil) {
+    /// The error code the page names: `invalid_client` for an unknown or disabled client,
+    /// `invalid_request` for everything else.
+    public let code: OAuthError.Code
+    public init(_ message: String, detail: String? = nil, code: OAuthError.Code = .invalidRequest) {
         self.message = message
         self.detail = detail
+        self.code = code
     }
 }

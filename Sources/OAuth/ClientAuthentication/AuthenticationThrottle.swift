@@ -1,36 +1,41 @@
 import Synchronization
 
-/// Exponential backoff after repeated client-authentication failures, per client id and per source address.
+/// Exponential backoff after repeated authentication failures, per source address and per source
+/// address and key (a client id, or an account), and optionally per key from any source.
 ///
 /// A wrong secret costs the server one Argon2 verification. After `freeFailures` failures for a
-/// client id (or from an address), further attempts for it are refused at once, without running
-/// Argon2, for `initialBackoff`, doubling with each further failure up to `maximumBackoff`. So a
-/// flood of wrong secrets for one client costs a few Argon2 runs per backoff period, and other
-/// clients keep the pool. A success resets the client's count; a count with no failure for
-/// `forgetAfter` starts over. The authenticator still accepts a secret it has already verified
-/// (a ``VerifiedSecretCache`` hit) while the client is throttled, so an attacker cannot lock out
-/// the real client once it has authenticated.
+/// key from one source (or `addressFreeFailures` from one source for any key), further attempts
+/// from that source are refused at once, without running Argon2, for `initialBackoff`, doubling
+/// with each further failure up to `maximumBackoff`. Source addresses are counted by
+/// ``SourceAddressKey`` (an IPv6 /64 is one source).
 ///
-/// The HTTP layer reads ``retryAfter(clientID:sourceAddress:)`` (or
-/// ``ClientAuthenticator/retryAfter(for:)``) to send `Retry-After`.
+/// No one can lock anyone else out: failures from one source never refuse another source, so the
+/// owner of a client id keeps authenticating from its own address however many wrong secrets
+/// others send for it. Only when `keyFreeFailures` is set are failures also counted per key from
+/// any source (for passwords, which can be guessed from many addresses); callers then decide per
+/// attempt whether that count applies (``retryAfter(key:sourceAddress:keyWide:)``), so that it
+/// never stands in the way of a browser that has signed in to that account before.
+///
+/// A success resets the key's counts; a count with no failure for `forgetAfter` starts over. The
+/// HTTP layer reads ``retryAfter(key:sourceAddress:keyWide:)`` to send `Retry-After`.
 public final class AuthenticationThrottle: Sendable {
-    /// Failures allowed per key (client id or account) before any backoff.
+    /// Failures allowed per key from one source before any backoff.
     public let freeFailures: Int
-    /// Failures allowed per source address before any backoff (higher where many people share
+    /// Failures allowed per source for any keys before any backoff (higher where many people share
     /// one address, as behind a NAT).
     public let addressFreeFailures: Int
+    /// Failures allowed per key from all sources together before that key backs off for attempts
+    /// that ask for it; nil: failures are never counted per key alone.
+    public let keyFreeFailures: Int?
     /// The first backoff; each further failure doubles it.
     public let initialBackoff: Duration
     /// Caps the backoff, so that a real client whose secret was fixed is not locked out for long.
     public let maximumBackoff: Duration
     /// A key with no failure for this long is forgotten (its next failure counts as the first).
     public let forgetAfter: Duration
-    /// Bounds memory: at most this many client ids and this many addresses are tracked; the
-    /// entry whose last failure is oldest is evicted first.
+    /// Bounds memory: at most this many entries of each kind are tracked; the entry whose last
+    /// failure is oldest is evicted first.
     public let capacity: Int
-
-    /// Bounds the memory one tracked address can take; real IPv6 text is at most 45 bytes.
-    static let maximumAddressLength = 64
 
     private let clock: @Sendable () -> ContinuousClock.Instant
     private let state = Mutex(State())
@@ -41,33 +46,46 @@ public final class AuthenticationThrottle: Sendable {
         var blockedUntil: ContinuousClock.Instant?
     }
 
-    private struct State {
-        var clients: [String: Entry] = [:]
-        var addresses: [String: Entry] = [:]
+    private struct PairKey: Hashable {
+        var source: String
+        var key: String
     }
 
-    /// Creates an empty throttle; the defaults allow 5 free failures, then 1 s doubling to 60 s.
+    private struct State {
+        var pairs: [PairKey: Entry] = [:]
+        var addresses: [String: Entry] = [:]
+        var keys: [String: Entry] = [:]
+    }
+
+    /// Creates an empty throttle; the defaults allow 5 free failures per client from one source,
+    /// then 1 s doubling to 60 s.
     ///
     /// - Parameter clock: a monotonic clock, injectable for tests.
-    public init(capacity: Int = 10_000, freeFailures: Int = 5, addressFreeFailures: Int? = nil, initialBackoff: Duration = .seconds(1),
-                maximumBackoff: Duration = .seconds(60), forgetAfter: Duration = .seconds(900),
+    public init(capacity: Int = 10_000, freeFailures: Int = 5, addressFreeFailures: Int? = nil, keyFreeFailures: Int? = nil,
+                initialBackoff: Duration = .seconds(1), maximumBackoff: Duration = .seconds(60), forgetAfter: Duration = .seconds(900),
                 clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
         self.capacity = max(1, capacity)
         self.freeFailures = max(0, freeFailures)
         self.addressFreeFailures = max(0, addressFreeFailures ?? freeFailures)
+        self.keyFreeFailures = keyFreeFailures.map { max(0, $0) }
         self.initialBackoff = initialBackoff
         self.maximumBackoff = max(initialBackoff, maximumBackoff)
         self.forgetAfter = forgetAfter
         self.clock = clock
     }
 
-    /// How long attempts for this client id or from this address are still refused (the longer
-    /// of the two), or nil when neither is backing off.
-    public func retryAfter(clientID: String, sourceAddress: String) -> Duration? {
+    /// How long attempts for `key` from this source are still refused (the longest of what applies),
+    /// or nil when nothing is backing off.
+    ///
+    /// - Parameter keyWide: whether the key's count from all sources applies to this attempt
+    ///   (only with `keyFreeFailures`; false for a browser known to have signed in to the account).
+    public func retryAfter(key: String, sourceAddress: String, keyWide: Bool = true) -> Duration? {
         let now = clock()
-        let address = Self.addressKey(sourceAddress)
+        let source = SourceAddressKey.of(sourceAddress)
         return state.withLock { state in
-            let waits = [state.clients[clientID], state.addresses[address]].compactMap { entry -> Duration? in
+            var entries = [state.pairs[PairKey(source: source, key: key)], state.addresses[source]]
+            if keyWide && keyFreeFailures != nil { entries.append(state.keys[key]) }
+            let waits = entries.compactMap { entry -> Duration? in
                 guard let until = entry?.blockedUntil, until > now else { return nil }
                 return until - now
             }
@@ -75,21 +93,26 @@ public final class AuthenticationThrottle: Sendable {
         }
     }
 
-    /// Counts a failed verification against the client id and the source address.
-    public func recordFailure(clientID: String, sourceAddress: String) {
+    /// Counts a failed verification against the key from this source, the source, and (with
+    /// `keyFreeFailures`) the key.
+    public func recordFailure(key: String, sourceAddress: String) {
         let now = clock()
-        let address = Self.addressKey(sourceAddress)
+        let source = SourceAddressKey.of(sourceAddress)
         state.withLock { state in
-            record(&state.clients, key: clientID, free: freeFailures, now: now)
-            record(&state.addresses, key: address, free: addressFreeFailures, now: now)
+            record(&state.pairs, key: PairKey(source: source, key: key), free: freeFailures, now: now)
+            record(&state.addresses, key: source, free: addressFreeFailures, now: now)
+            if let keyFreeFailures { record(&state.keys, key: key, free: keyFreeFailures, now: now) }
         }
     }
 
-    /// Forgets the client id's failures after a successful verification. The address keeps its
-    /// count: one address guessing many clients' secrets must not reset itself with one it knows.
-    public func recordSuccess(clientID: String) {
+    /// Forgets the key's failures after a successful verification, from this source and overall.
+    /// The source keeps its count: one address guessing many clients' secrets must not reset
+    /// itself with one it knows.
+    public func recordSuccess(key: String, sourceAddress: String) {
+        let source = SourceAddressKey.of(sourceAddress)
         state.withLock { state in
-            state.clients[clientID] = nil
+            state.pairs[PairKey(source: source, key: key)] = nil
+            state.keys[key] = nil
         }
     }
 
@@ -98,12 +121,12 @@ public final class AuthenticationThrottle: Sendable {
         max(1, Int((wait / .seconds(1)).rounded(.up)))
     }
 
-    /// Client ids and addresses tracked now (for metrics and tests).
-    public var trackedCount: (clients: Int, addresses: Int) {
-        state.withLock { ($0.clients.count, $0.addresses.count) }
+    /// Entries tracked now (for metrics and tests).
+    public var trackedCount: (pairs: Int, addresses: Int, keys: Int) {
+        state.withLock { ($0.pairs.count, $0.addresses.count, $0.keys.count) }
     }
 
-    private func record(_ entries: inout [String: Entry], key: String, free: Int, now: ContinuousClock.Instant) {
+    private func record<Key: Hashable>(_ entries: inout [Key: Entry], key: Key, free: Int, now: ContinuousClock.Instant) {
         var entry: Entry
         if let existing = entries[key], now - existing.lastFailure < forgetAfter {
             entry = existing
@@ -133,9 +156,5 @@ public final class AuthenticationThrottle: Sendable {
             extra -= 1
         }
         return min(wait, maximumBackoff)
-    }
-
-    static func addressKey(_ address: String) -> String {
-        address.utf8.count <= maximumAddressLength ? address : String(decoding: address.utf8.prefix(maximumAddressLength), as: UTF8.self)
     }
 }

@@ -24,16 +24,16 @@ public struct ClientAssertionVerifier: Sendable {
     /// Bounds the `jti` recorded in storage per assertion.
     public static let maximumJWTIDLength = 256
 
-    /// The values `aud` must contain one of: the token endpoint URL and the issuer.
-    public let audiences: Set<String>
+    /// The issuer identifier: the one value `aud` must be (draft-ietf-oauth-rfc7523bis §4).
+    public let audience: String
     /// How far after now `exp` may lie (before skew): assertions are single-use and short-lived,
     /// and a long-lived one would make the replay record keep its `jti` for as long.
     public let maximumLifetime: TimeInterval
     /// Allowed difference between the client's clock and ours.
     public let clockSkew: TimeInterval
 
-    public init(audiences: Set<String>, maximumLifetime: TimeInterval = 300, clockSkew: TimeInterval = 30) {
-        self.audiences = audiences
+    public init(audience: String, maximumLifetime: TimeInterval = 300, clockSkew: TimeInterval = 30) {
+        self.audience = audience
         self.maximumLifetime = maximumLifetime
         self.clockSkew = clockSkew
     }
@@ -66,10 +66,13 @@ public struct ClientAssertionVerifier: Sendable {
         guard claims["iss"]?.stringValue == client.id else { throw Self.failure("iss is not the client id") }
         guard claims["sub"]?.stringValue == client.id else { throw Self.failure("sub is not the client id") }
 
-        // RFC 7523 §3 item 3: "The authorization server MUST reject any JWT that does not contain its own
-        // identity as the intended audience."
-        guard let audience = Self.audience(claims["aud"]) else { throw Self.failure("aud missing or not a string or array of strings") }
-        guard audience.contains(where: audiences.contains) else { throw Self.failure("aud does not name this server") }
+        // draft-ietf-oauth-rfc7523bis §4 (updating RFC 7523 §3 item 3): "the token endpoint URL of the
+        // authorization server MUST NOT be used as an audience value", the "aud claim value MUST be a JSON
+        // string, and not a single-valued JSON array", and "The authorization server MUST reject any JWT that
+        // does not contain its issuer identifier as its sole audience value." An assertion made for another
+        // server, or for an endpoint of one, cannot be replayed here. Compared byte for byte (RFC 3986 §6.2.1).
+        guard case .string(let audience)? = claims["aud"] else { throw Self.failure("aud missing or not a single string") }
+        guard audience.utf8.elementsEqual(self.audience.utf8) else { throw Self.failure("aud is not this server's issuer identifier") }
 
         // RFC 7523 §3 item 4: "The JWT MUST contain an "exp" (expiration time) claim that limits the time
         // window during which the JWT can be used. The authorization server MUST reject any JWT with an
@@ -124,19 +127,6 @@ public struct ClientAssertionVerifier: Sendable {
             return try JWS.verify(assertion, keys: candidates)
         } catch {
             throw Self.failure("signature: \(error)")
-        }
-    }
-
-    /// `aud` as RFC 7519 §4.1.3 allows: one string, or an array of strings.
-    private static func audience(_ value: JSONValue?) -> [String]? {
-        switch value {
-        case .string(let single)?:
-            return [single]
-        case .array(let values)?:
-            let strings = values.compactMap(\.stringValue)
-            return strings.count == values.count ? strings : nil
-        default:
-            return nil
         }
     }
 

@@ -41,20 +41,20 @@ public final class ClientAuthenticator: Sendable {
     /// Creates an authenticator that reads clients from `store` and verifies secrets on `argon2`.
     ///
     /// - Parameters:
-    ///   - assertionAudiences: the token endpoint URL and the issuer; a client assertion's `aud` must name one.
+    ///   - assertionAudience: the issuer identifier, the one `aud` a client assertion may have.
     ///   - maximumAssertionLifetime: how far after now a client assertion's `exp` may lie (plus 30 s of skew).
     ///   - dummyHashParameters: the cost of the hash an unknown client's secret is checked against;
     ///     keep it equal to the cost of stored secrets, so that timing does not reveal whether a client exists.
     ///   - clock: the wall clock for secret expiry and assertion times.
     public init(store: any ClientCredentialStore, argon2: Argon2Pool, cache: VerifiedSecretCache, throttle: AuthenticationThrottle,
-                assertionAudiences: Set<String>, maximumAssertionLifetime: TimeInterval = 300,
+                assertionAudience: String, maximumAssertionLifetime: TimeInterval = 300,
                 dummyHashParameters: Argon2Parameters = Argon2Parameters(),
                 clock: @escaping @Sendable () -> Date = Date.init) {
         self.store = store
         self.argon2 = argon2
         self.cache = cache
         self.throttle = throttle
-        self.assertions = ClientAssertionVerifier(audiences: assertionAudiences, maximumLifetime: maximumAssertionLifetime)
+        self.assertions = ClientAssertionVerifier(audience: assertionAudience, maximumLifetime: maximumAssertionLifetime)
         self.dummyHashParameters = dummyHashParameters
         self.clock = clock
     }
@@ -81,11 +81,13 @@ public final class ClientAuthenticator: Sendable {
         }
     }
 
-    /// How long attempts with this request's client id or source address are refused without
-    /// verification, or nil; for `Retry-After` on an `invalid_client` response. Only secrets are throttled.
+    /// How long attempts with this request's client id from its source address (or from that
+    /// address at all) are refused without verification, or nil; for `Retry-After` on an
+    /// `invalid_client` response. Only secrets are throttled, and never across sources: wrong
+    /// secrets sent from elsewhere cannot lock the client out.
     public func retryAfter(for request: ClientAuthenticationRequest) -> Duration? {
         guard case .secret(let clientID, _, _)? = try? PresentedCredentials(request) else { return nil }
-        return throttle.retryAfter(clientID: clientID, sourceAddress: request.sourceAddress)
+        return throttle.retryAfter(key: clientID, sourceAddress: request.sourceAddress)
     }
 
     /// Argon2 verifications started so far, dummy ones included (for tests).
@@ -109,8 +111,8 @@ public final class ClientAuthenticator: Sendable {
             return AuthenticatedClient(client: client, method: method)
         }
 
-        if let wait = throttle.retryAfter(clientID: clientID, sourceAddress: sourceAddress) {
-            throw Self.failure("throttled after repeated failures for this client or address; retry after "
+        if let wait = throttle.retryAfter(key: clientID, sourceAddress: sourceAddress) {
+            throw Self.failure("throttled after repeated failures for this client from this address, or from this address; retry after "
                                + "\(AuthenticationThrottle.retryAfterSeconds(wait)) s")
         }
 
@@ -145,11 +147,11 @@ public final class ClientAuthenticator: Sendable {
             }
             if matches {
                 cache.insert(clientID: clientID, secret: secret, storedHash: stored.hash, generation: generation)
-                throttle.recordSuccess(clientID: clientID)
+                throttle.recordSuccess(key: clientID, sourceAddress: sourceAddress)
                 return AuthenticatedClient(client: client, method: method)
             }
         }
-        throttle.recordFailure(clientID: clientID, sourceAddress: sourceAddress)
+        throttle.recordFailure(key: clientID, sourceAddress: sourceAddress)
         throw Self.failure("wrong secret for client \(clientID)" + (unusableHash ? " (a stored secret hash is unusable)" : ""))
     }
 
@@ -171,7 +173,7 @@ public final class ClientAuthenticator: Sendable {
         } catch is Argon2Error {
             // Cannot happen with a hash made here; the outcome is a refusal either way.
         }
-        throttle.recordFailure(clientID: clientID, sourceAddress: sourceAddress)
+        throttle.recordFailure(key: clientID, sourceAddress: sourceAddress)
         throw Self.failure(detail)
     }
 

@@ -89,6 +89,9 @@ public struct Client: Sendable, Equatable {
     public var problem: String? {
         if id.isEmpty || id.utf8.count > 128 { return "the client id must be 1 to 128 characters" }
         if !id.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) { return "the client id must be printable ASCII without spaces" }
+        // A user's `sub` is always a UUID; a client's `sub` (client_credentials) is its id. Keeping
+        // the two forms apart means no token for a client can ever name a person.
+        if User.hasSubjectForm(id) { return "the client id must not have the form of a UUID (user subjects have that form)" }
         if grantTypes.isEmpty { return "at least one grant type is required" }
         switch (type, authMethod) {
         case (.public, .none), (.confidential, .clientSecretBasic), (.confidential, .clientSecretPost), (.confidential, .privateKeyJWT): break
@@ -103,11 +106,10 @@ public struct Client: Sendable, Equatable {
         if name.utf8.count > 200 { return "the name must be at most 200 bytes" }
         if authMethod == .privateKeyJWT && (jwks?.keys.isEmpty ?? true) { return "private_key_jwt needs the client's JWKS" }
         if grantTypes.contains(.authorizationCode) && redirectURIs.isEmpty { return "authorization_code needs at least one redirect URI" }
-        // RFC 6749 §3.1.2: "The redirection endpoint URI MUST be an absolute URI ... The endpoint URI MUST NOT include a fragment component."
-        if let bad = redirectURIs.first(where: { !ClientCredentialsGrant.isAbsoluteURIWithoutFragment($0) }) { return "redirect URI '\(bad)' is not an absolute URI without a fragment" }
-        if let bad = postLogoutRedirectURIs.first(where: { !ClientCredentialsGrant.isAbsoluteURIWithoutFragment($0) }) { return "post-logout redirect URI '\(bad)' is not an absolute URI without a fragment" }
+        for uri in redirectURIs { if let problem = RedirectURI.registrationProblem(uri) { return "redirect URI '\(uri)' \(problem)" } }
+        for uri in postLogoutRedirectURIs { if let problem = RedirectURI.registrationProblem(uri) { return "post-logout redirect URI '\(uri)' \(problem)" } }
         if !defaultScopes.isSubset(of: allowedScopes) { return "default scopes must be among the allowed scopes" }
-        if let lifetime = accessTokenLifetime, lifetime <= 0 || lifetime > 86_400 { return "the access-token lifetime must be between 1 s and 24 h" }
+        if let lifetime = accessTokenLifetime, lifetime <= 0 || lifetime > TimeInterval(AccessTokenIssuer.maximumLifetime) { return "the access-token lifetime must be between 1 s and 24 h" }
         if let idle = refreshIdleLifetime, idle < 60 { return "the refresh-token idle lifetime must be at least 60 s" }
         if let absolute = refreshAbsoluteLifetime, absolute < 60 { return "the refresh-token absolute lifetime must be at least 60 s" }
         if refreshGrace < 0 || refreshGrace > 300 { return "the refresh-token grace window must be between 0 and 300 s" }

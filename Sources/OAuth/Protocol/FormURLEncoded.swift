@@ -7,6 +7,8 @@ public enum FormURLEncoded {
     public enum DecodingError: Error, Sendable, Equatable {
         case malformedEscape
         case invalidUTF8
+        /// A NUL character: no OAuth parameter holds one, and PostgreSQL cannot store one in text.
+        case nulCharacter
         case repeatedParameter(String)
         case tooManyParameters
     }
@@ -44,7 +46,7 @@ public enum FormURLEncoded {
         return result
     }
 
-    /// Decodes one name or value: `+` is a space, `%XX` a byte; the bytes must be UTF-8.
+    /// Decodes one name or value: `+` is a space, `%XX` a byte; the bytes must be UTF-8 without NUL.
     public static func decode(_ input: ArraySlice<UInt8>) throws(DecodingError) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(input.count)
@@ -65,6 +67,7 @@ public enum FormURLEncoded {
             }
             index += 1
         }
+        guard !out.contains(0) else { throw .nulCharacter }
         guard let text = String(validating: out, as: UTF8.self) else { throw .invalidUTF8 }
         return text
     }

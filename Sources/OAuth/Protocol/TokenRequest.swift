@@ -43,6 +43,7 @@ public struct TokenRequest: Sendable, Equatable {
         switch error {
         case .malformedEscape: return "The request body has a malformed percent-escape."
         case .invalidUTF8: return "The request body is not valid UTF-8."
+        case .nulCharacter: return "The request contains a NUL character."
         case .repeatedParameter(let name): return "The \(printable(name)) parameter is repeated."
         case .tooManyParameters: return "The request has too many parameters."
         }

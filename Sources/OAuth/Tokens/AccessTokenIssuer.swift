@@ -33,6 +33,10 @@ public struct AccessTokenIssuer: Sendable {
         self.opaqueKeys = opaqueKeys
     }
 
+    /// The longest lifetime an access token can have (the bound of the server setting and of every
+    /// client's), in seconds.
+    public static let maximumLifetime: Int64 = 86_400
+
     /// The lifetime of `client`'s access tokens in seconds.
     public func lifetime(for client: Client) -> Int64 {
         client.accessTokenLifetime.map { Int64($0) } ?? defaultLifetime

@@ -50,6 +50,12 @@ public struct User: Sendable, Equatable {
     /// The `sub` claim: the id in lowercase hexadecimal with hyphens.
     public var subject: String { id.uuidString.lowercased() }
 
+    /// Whether `text` has the form of a user's subject (a UUID in any case). No client id may have
+    /// it, so a resource server tells a person's token from a client's by the form of `sub`.
+    public static func hasSubjectForm(_ text: String) -> Bool {
+        text.utf8.count == 36 && UUID(uuidString: text) != nil
+    }
+
     /// Why this user record is unacceptable, or nil when it is sound.
     public var problem: String? {
         if let problem = Self.usernameProblem(username) { return problem }

@@ -5,7 +5,7 @@ import Testing
 
 @Suite struct ClientAssertionVerifierTests {
     let now = Date(timeIntervalSince1970: 1_800_000_000)
-    let verifier = ClientAssertionVerifier(audiences: [AuthenticationFixture.tokenEndpoint, AuthenticationFixture.issuer])
+    let verifier = ClientAssertionVerifier(audience: AuthenticationFixture.issuer)
     let key: SigningKey
     let client: Client
 
@@ -99,16 +99,21 @@ import Testing
         expectRefused(genuine, client: noKeys)
     }
 
-    @Test("aud must name the token endpoint or the issuer, as a string or in an array (RFC 7523 §3 item 3)")
+    @Test("aud is the issuer identifier as a single JSON string; the token endpoint, arrays and other servers are refused (draft-ietf-oauth-rfc7523bis §4)")
     func audience() throws {
         expectRefused(try Assertion.sign(claims(["aud": "https://elsewhere.example/token"]), key: key))
         expectRefused(try Assertion.sign(claims(["aud": ["https://elsewhere.example"]]), key: key))
         expectRefused(try Assertion.sign(claims(["aud": NSNull()]), key: key))
         expectRefused(try Assertion.sign(claims(["aud": [AuthenticationFixture.issuer, 7]]), key: key))
+        // The token endpoint URL "MUST NOT be used as an audience value".
+        expectRefused(try Assertion.sign(claims(["aud": AuthenticationFixture.tokenEndpoint]), key: key))
+        // "MUST be a JSON string, and not a single-valued JSON array"; never one value among others.
+        expectRefused(try Assertion.sign(claims(["aud": [AuthenticationFixture.issuer]]), key: key))
+        expectRefused(try Assertion.sign(claims(["aud": ["https://other.example", AuthenticationFixture.issuer]]), key: key))
+        // Compared byte for byte: a trailing slash or another case is another server.
+        expectRefused(try Assertion.sign(claims(["aud": AuthenticationFixture.issuer + "/"]), key: key))
+        expectRefused(try Assertion.sign(claims(["aud": AuthenticationFixture.issuer.uppercased()]), key: key))
         #expect(throws: Never.self) { try verifier.verify(try Assertion.sign(claims(["aud": AuthenticationFixture.issuer]), key: key), client: client, now: now) }
-        #expect(throws: Never.self) {
-            try verifier.verify(try Assertion.sign(claims(["aud": ["https://other.example", AuthenticationFixture.tokenEndpoint]]), key: key), client: client, now: now)
-        }
     }
 
     @Test("An expired assertion is refused, allowing 30 s of clock skew (RFC 7523 §3 item 4)")
@@ -125,7 +130,7 @@ import Testing
         let base = Int(now.timeIntervalSince1970)
         #expect(expectRefused(try Assertion.sign(claims(["exp": base + 331]), key: key))?.contains("ahead") == true)
         #expect(throws: Never.self) { try verifier.verify(try Assertion.sign(claims(["exp": base + 330]), key: key), client: client, now: now) }
-        let strict = ClientAssertionVerifier(audiences: [AuthenticationFixture.tokenEndpoint], maximumLifetime: 60)
+        let strict = ClientAssertionVerifier(audience: AuthenticationFixture.issuer, maximumLifetime: 60)
         expectRefused(try Assertion.sign(claims(["exp": base + 91]), key: key), verifier: strict)
         #expect(throws: Never.self) { try strict.verify(try Assertion.sign(claims(["exp": base + 90]), key: key), client: client, now: now) }
     }
@@ -162,7 +167,7 @@ import Testing
     @Test("Duplicate claim names are refused (RFC 7519 §4)")
     func duplicateClaims() throws {
         let base = Int(now.timeIntervalSince1970)
-        let payload = #"{"iss":"jwt-client","sub":"jwt-client","sub":"jwt-client","aud":"\#(AuthenticationFixture.tokenEndpoint)","exp":\#(base + 60),"jti":"d"}"#
+        let payload = #"{"iss":"jwt-client","sub":"jwt-client","sub":"jwt-client","aud":"\#(AuthenticationFixture.issuer)","exp":\#(base + 60),"jti":"d"}"#
         expectRefused(try Assertion.sign(payload: Array(payload.utf8), key: key))
     }
 

@@ -28,7 +28,7 @@ struct AuthenticationFixture {
         throttle = AuthenticationThrottle(clock: { clock.instant })
         authenticator = ClientAuthenticator(
             store: store, argon2: argon2, cache: cache, throttle: throttle,
-            assertionAudiences: [Self.tokenEndpoint, Self.issuer], dummyHashParameters: parameters, clock: { clock.date })
+            assertionAudience: Self.issuer, dummyHashParameters: parameters, clock: { clock.date })
     }
 
     static func client(_ id: String, method: Client.AuthMethod, jwks: JWKS? = nil, isDisabled: Bool = false) -> Client {
@@ -78,7 +78,7 @@ enum Assertion {
     /// Claims valid at `now` for `clientID`, with `changes` applied (`NSNull()` removes a claim).
     static func claims(_ clientID: String, now: Date, _ changes: [String: Any] = [:]) -> [String: Any] {
         var claims: [String: Any] = [
-            "iss": clientID, "sub": clientID, "aud": AuthenticationFixture.tokenEndpoint,
+            "iss": clientID, "sub": clientID, "aud": AuthenticationFixture.issuer,
             "exp": Int(now.timeIntervalSince1970) + 60, "iat": Int(now.timeIntervalSince1970),
             "jti": UUID().uuidString,
         ]

@@ -268,45 +268,60 @@ import Testing
 
     // MARK: - Throttle (rule 5)
 
-    @Test("After five free failures a client backs off: refused at once without Argon2, and another client is unaffected")
-    func throttleBacksOffPerClient() async throws {
+    @Test("After five free failures for a client from one address, that address backs off for it; the client's owner elsewhere never does")
+    func throttleBacksOffPerSourceAndClient() async throws {
         try fixture.register("victim", method: .clientSecretBasic, secret: "right")
         try fixture.register("bystander", method: .clientSecretBasic, secret: "theirs")
         for attempt in 1...6 {
-            _ = await refusal(.invalidClient, fixture.basicRequest("victim", "guess\(attempt)", from: "198.51.100.\(attempt)"))
+            _ = await refusal(.invalidClient, fixture.basicRequest("victim", "guess\(attempt)", from: "198.51.100.7"))
         }
         #expect(authenticator.argon2VerificationCount == 6)
-        // Throttled: even the right secret (not yet verified) is refused without running Argon2.
-        let throttled = await refusal(.invalidClient, fixture.basicRequest("victim", "right", from: "203.0.113.9"))
+        // Throttled from that address: even the right secret (not yet verified) is refused without running Argon2.
+        let throttled = await refusal(.invalidClient, fixture.basicRequest("victim", "right", from: "198.51.100.7"))
         #expect(throttled?.errorDescription == ClientAuthenticator.failureDescription)
         #expect(throttled?.detail?.contains("throttled") == true)
         #expect(authenticator.argon2VerificationCount == 6)
-        #expect(authenticator.retryAfter(for: fixture.basicRequest("victim", "right", from: "203.0.113.9")) == .seconds(1))
-
-        #expect(try await authenticator.authenticate(fixture.basicRequest("bystander", "theirs", from: "203.0.113.9")).client.id == "bystander")
-
-        fixture.clock.advance(by: .seconds(1))
+        #expect(authenticator.retryAfter(for: fixture.basicRequest("victim", "right", from: "198.51.100.7")) == .seconds(1))
+        // The owner, from its own address, is not held back by anyone else's failures.
         #expect(authenticator.retryAfter(for: fixture.basicRequest("victim", "right", from: "203.0.113.9")) == nil)
         #expect(try await authenticator.authenticate(fixture.basicRequest("victim", "right", from: "203.0.113.9")).client.id == "victim")
-        // The success reset the client's count: five more free failures.
-        for attempt in 1...5 {
-            _ = await refusal(.invalidClient, fixture.basicRequest("victim", "again\(attempt)", from: "198.51.100.\(20 + attempt)"))
-        }
-        #expect(authenticator.retryAfter(for: fixture.basicRequest("victim", "x", from: "203.0.113.10")) == nil)
+
+        fixture.clock.advance(by: .seconds(1))
+        #expect(authenticator.retryAfter(for: fixture.basicRequest("victim", "right", from: "198.51.100.7")) == nil)
     }
 
-    @Test("The backoff doubles with each further failure up to 60 s")
+    @Test("Wrong secrets for one client from a hundred addresses never lock the client out (no per-client lockout)")
+    func noLockoutAcrossSources() async throws {
+        try fixture.register("victim", method: .clientSecretBasic, secret: "right")
+        for attempt in 1...100 {
+            _ = await refusal(.invalidClient, fixture.basicRequest("victim", "guess\(attempt)", from: "198.51.\(attempt / 250).\(attempt % 250)"))
+        }
+        #expect(authenticator.retryAfter(for: fixture.basicRequest("victim", "right", from: "203.0.113.9")) == nil)
+        #expect(try await authenticator.authenticate(fixture.basicRequest("victim", "right", from: "203.0.113.9")).client.id == "victim")
+    }
+
+    @Test("The backoff doubles with each further failure from a source up to 60 s")
     func backoffDoubles() async throws {
         try fixture.register("victim", method: .clientSecretBasic, secret: "right")
         var waits: [Duration] = []
-        for attempt in 1...14 {
-            _ = await refusal(.invalidClient, fixture.basicRequest("victim", "guess", from: "198.51.100.\(attempt)"))
-            if let wait = authenticator.retryAfter(for: fixture.basicRequest("victim", "x", from: "203.0.113.1")) {
+        for _ in 1...14 {
+            _ = await refusal(.invalidClient, fixture.basicRequest("victim", "guess", from: "198.51.100.1"))
+            if let wait = authenticator.retryAfter(for: fixture.basicRequest("victim", "x", from: "198.51.100.1")) {
                 waits.append(wait)
                 fixture.clock.advance(by: wait)
             }
         }
         #expect(waits == [1, 2, 4, 8, 16, 32, 60, 60, 60].map { Duration.seconds($0) })
+    }
+
+    @Test("One IPv6 /64 is one source: failures from its many addresses add up")
+    func ipv6PrefixIsOneSource() async throws {
+        try fixture.register("victim", method: .clientSecretBasic, secret: "right")
+        for attempt in 1...6 {
+            _ = await refusal(.invalidClient, fixture.basicRequest("victim", "guess", from: "2001:db8:1:2::\(String(attempt, radix: 16))"))
+        }
+        #expect(authenticator.retryAfter(for: fixture.basicRequest("victim", "x", from: "2001:db8:1:2:ffff::1")) == .seconds(1))
+        #expect(authenticator.retryAfter(for: fixture.basicRequest("victim", "x", from: "2001:db8:1:3::1")) == nil)
     }
 
     @Test("A remembered secret is accepted while an attacker's failures throttle its client")
@@ -316,7 +331,7 @@ import Testing
         for attempt in 1...8 {
             _ = await refusal(.invalidClient, fixture.basicRequest("service", "guess\(attempt)", from: "198.51.100.1"))
         }
-        #expect(fixture.throttle.retryAfter(clientID: "service", sourceAddress: "10.0.0.1") != nil)
+        #expect(fixture.throttle.retryAfter(key: "service", sourceAddress: "198.51.100.1") != nil)
         let count = authenticator.argon2VerificationCount
         #expect(try await authenticator.authenticate(fixture.basicRequest("service", "right", from: "10.0.0.1")).client.id == "service")
         #expect(try await authenticator.authenticate(fixture.basicRequest("service", "right", from: "198.51.100.1")).client.id == "service")
@@ -347,7 +362,7 @@ import Testing
         }
         #expect(error?.code == .temporarilyUnavailable)
         // An overload is not the client's failure.
-        #expect(fixture.throttle.trackedCount.clients == 0)
+        #expect(fixture.throttle.trackedCount.pairs == 0)
         occupation.release()
         await occupation.finished.value
         #expect(try await fixture.authenticator.authenticate(fixture.basicRequest("svc", "right")).client.id == "svc")

@@ -1,0 +1,34 @@
+import HTTPServer
+import Testing
+@testable import AuthServer
+
+/// The HTTP server's settings (Configuration+HTTP.swift).
+@Suite struct ConfigurationHTTPTests {
+    @Test("By default a source may hold 256 connections")
+    func defaults() throws {
+        let configuration = try Configuration.load(environment: [:])
+        #expect(configuration.http.maxConnectionsPerSource == 256)
+        var server = HTTPServerConfiguration()
+        configuration.http.apply(to: &server)
+        #expect(server.limits.maxConnectionsPerSource == 256)
+    }
+
+    @Test("TESSERA_MAX_CONNECTIONS_PER_SOURCE sets the per-source connection cap; 0 turns it off")
+    func perSourceCap() throws {
+        for (text, expected) in [("1000", 1000), ("0", 0), ("1", 1)] {
+            let configuration = try Configuration.load(environment: ["TESSERA_MAX_CONNECTIONS_PER_SOURCE": text])
+            var server = HTTPServerConfiguration()
+            configuration.http.apply(to: &server)
+            #expect(server.limits.maxConnectionsPerSource == expected)
+        }
+    }
+
+    @Test("A bad per-source cap fails naming its setting", arguments: ["-1", "many", "1e3", "12345678", " 5"])
+    func badPerSourceCap(_ text: String) {
+        #expect {
+            try Configuration.load(environment: ["TESSERA_MAX_CONNECTIONS_PER_SOURCE": text])
+        } throws: { error in
+            (error as? ConfigurationError)?.setting == "TESSERA_MAX_CONNECTIONS_PER_SOURCE"
+        }
+    }
+}
