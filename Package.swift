@@ -29,12 +29,13 @@ let package = Package(
         .target(name: "PasswordHashing", dependencies: ["CArgon2"]),
         .target(name: "OAuth", dependencies: ["JOSE", "PasswordHashing"]),
         .target(name: "PostgresStorage", dependencies: ["Postgres", "OAuth", "JOSE"]),
-        .target(name: "AuthServer", dependencies: ["HTTPServer", "Postgres", "PostgresStorage", "OAuth", "JOSE", "PasswordHashing"]),
+        .target(name: "AuthServer", dependencies: ["HTTPServer", "TLS", "Postgres", "PostgresStorage", "OAuth", "JOSE", "PasswordHashing"]),
         .executableTarget(
             name: "TesseraCLI",
             dependencies: [
                 "AuthServer",
                 "HTTPServer",
+                "TLS",
                 "Postgres",
                 "PostgresStorage",
                 "OAuth",
@@ -51,7 +52,7 @@ let package = Package(
         .testTarget(name: "JOSETests", dependencies: ["JOSE"]),
         .testTarget(name: "PasswordHashingTests", dependencies: ["PasswordHashing"]),
         .testTarget(name: "OAuthTests", dependencies: ["OAuth", "JOSE"]),
-        .testTarget(name: "AuthServerTests", dependencies: ["AuthServer", "HTTPServer", "Postgres", "PostgresStorage", "OAuth", "JOSE"]),
+        .testTarget(name: "AuthServerTests", dependencies: ["AuthServer", "HTTPServer", "TLS", "Postgres", "PostgresStorage", "OAuth", "JOSE"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -71,6 +71,8 @@ public struct Configuration: Sendable, Equatable {
     public var http = HTTPSettings()
     /// The database pool and the bounds on every wait for PostgreSQL (Configuration+Database.swift).
     public var database = DatabaseSettings()
+    /// TLS certificates, the mTLS listener and their reloaders (Configuration+TLS.swift).
+    public var tls = TLSSettings()
 
     public init(databaseURL: String? = nil, issuer: Issuer, listen: ListenAddress, keysDirectory: String = "./Keys",
                 kekFile: String? = nil, keyRotationPeriod: TimeInterval = 30 * 86_400, jwksMaxAge: TimeInterval = 600, logLevel: LogLevel = .info) {
@@ -174,7 +176,8 @@ public struct Configuration: Sendable, Equatable {
         do { listen = try ListenAddress(parsing: listenText) } catch {
             throw ConfigurationError(setting: Variable.listen, message: "\(error.reason) (got \"\(listenText)\")")
         }
-        let issuerText = value(overrides.issuer, Variable.issuer) ?? "http://\(listen.urlAuthority)"
+        let issuerScheme = value(nil, Variable.tlsCertificate) == nil ? "http" : "https"
+        let issuerText = value(overrides.issuer, Variable.issuer) ?? "\(issuerScheme)://\(listen.urlAuthority)"
         let issuer: Issuer
         do { issuer = try Issuer(parsing: issuerText) } catch {
             throw ConfigurationError(setting: Variable.issuer, message: "\(error.reason) (got \"\(issuerText)\")")
@@ -260,6 +263,7 @@ public struct Configuration: Sendable, Equatable {
         }
         configuration.http = try HTTPSettings.load { value(nil, $0) }
         configuration.database = try DatabaseSettings.load(environment: environment)
+        configuration.tls = try TLSSettings.load { value(nil, $0) }
         if let problem = configuration.keyLifecyclePolicy.problem {
             throw ConfigurationError(setting: Variable.keyRotationPeriod, message: problem)
         }
