@@ -479,6 +479,7 @@ def test_rotation_under_load_fails_no_request(tmp_path, pki):
 APACHE_CONFIG = """
 ServerRoot /etc/apache2
 Listen 127.0.0.1:{port}
+ServerName 127.0.0.1
 PidFile {folder}/apache.pid
 ErrorLog {folder}/error.log
 LogLevel warn auth_openidc:info
@@ -490,7 +491,9 @@ LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
 LoadModule authz_user_module /usr/lib/apache2/modules/mod_authz_user.so
 LoadModule auth_openidc_module /usr/lib/apache2/modules/mod_auth_openidc.so
 LoadModule mime_module /usr/lib/apache2/modules/mod_mime.so
+TypesConfig /etc/mime.types
 LoadModule cgid_module /usr/lib/apache2/modules/mod_cgid.so
+LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so
 ScriptSock {folder}/cgid.sock
 OIDCOAuthIntrospectionEndpoint {introspection}
 OIDCOAuthClientID {client_id}
