@@ -15,6 +15,9 @@ export TESSERA_BIN="$here/.build/release/tessera"
 echo "== HTTP: GET /healthz, JWKS and discovery"
 scripts/with-test-postgres.sh scripts/bench-http.sh
 echo
+echo "== HTTPS: keep-alive and new TLS 1.3 handshakes next to nginx with the same certificate"
+scripts/with-test-postgres.sh scripts/bench-tls.sh
+echo
 echo "== JOSE: signing and verification"
 scripts/bench-jose.sh
 echo

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# HTTPS: GET /healthz on Tessera next to nginx, same ECDSA P-256 certificate, TLS 1.3 only on both,
+# measured with wrk on loopback in the same run: keep-alive requests, then a full handshake per
+# request (Connection: close; wrk does not resume sessions). Prints requests/s, p50/p99 and ratios.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/scripts/bench/lib.sh"
+bench_scratch tls
+nginx_cleanup() { [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true; bench_cleanup; }
+trap nginx_cleanup EXIT
+
+# wrk with --latency; prints "rps p50_ms p99_ms" (fails on any non-2xx answer or socket error).
+measure() {
+    wrk -t"$BENCH_THREADS" -c"$1" -d"${BENCH_DURATION}s" --latency "${@:2}" >"$work/wrk.txt"
+    python3 - "$work/wrk.txt" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+def ms(v):
+    n, unit = re.match(r"([\d.]+)(us|ms|s)", v).groups()
+    return float(n) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+p50 = ms(re.search(r"\s50%\s+(\S+)", text).group(1))
+p99 = ms(re.search(r"\s99%\s+(\S+)", text).group(1))
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+if errors:
+    sys.exit(f"wrk saw {errors.group(1)} non-2xx responses")
+print(f"{rps:.0f} {p50:.3f} {p99:.3f}")
+PY
+}
+
+# One certificate for both servers: a P-256 CA and a leaf for 127.0.0.1.
+openssl ecparam -name prime256v1 -genkey -noout -out "$work/ca.key" 2>/dev/null
+openssl req -x509 -new -key "$work/ca.key" -subj "/CN=bench CA" -days 2 -out "$work/ca.pem" 2>/dev/null
+openssl ecparam -name prime256v1 -genkey -noout -out "$work/server.key" 2>/dev/null
+openssl req -new -key "$work/server.key" -subj "/CN=127.0.0.1" -out "$work/server.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$work/ext.cnf"
+openssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial -days 2 \
+    -extfile "$work/ext.cnf" -out "$work/leaf.pem" 2>/dev/null
+cat "$work/leaf.pem" "$work/ca.pem" >"$work/server.pem"
+
+nginx_port=$(free_port)
+cat >"$work/nginx.conf" <<NGINX
+worker_processes auto;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path $work/body;
+    server {
+        listen 127.0.0.1:$nginx_port ssl;
+        ssl_certificate $work/server.pem;
+        ssl_certificate_key $work/server.key;
+        ssl_protocols TLSv1.3;
+        location = /healthz { default_type application/json; return 200 '{"status":"ok"}'; }
+    }
+}
+NGINX
+nginx -c "$work/nginx.conf" -p "$work" -e "$work/nginx-error.log"
+wait_https() { for _ in $(seq 1 200); do curl -fsS --cacert "$work/ca.pem" -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.05; done; echo "no answer from $1" >&2; return 1; }
+wait_https "https://127.0.0.1:$nginx_port/healthz"
+
+tessera_port=$(free_port)
+"$TESSERA_BIN" keys init --keys-dir "$work/keys" >/dev/null
+TESSERA_KEYS_DIR="$work/keys" TESSERA_TLS_CERT="$work/server.pem" TESSERA_TLS_KEY="$work/server.key" TESSERA_ADMIN_LISTEN=off \
+    "$TESSERA_BIN" serve --migrate --listen "127.0.0.1:$tessera_port" --log-level warning >"$work/tessera.log" 2>&1 &
+tessera_pid=$!
+wait_https "https://127.0.0.1:$tessera_port/healthz"
+
+echo "HTTPS GET /healthz, ECDSA P-256, TLS 1.3, wrk -t$BENCH_THREADS -d${BENCH_DURATION}s, loopback, $(nproc) cores"
+printf '%-34s %12s %10s %10s\n' "" "requests/s" "p50 ms" "p99 ms"
+row() {
+    local label=$1; shift
+    read -r rps p50 p99 < <(measure "$@")
+    printf '%-34s %12s %10s %10s\n' "$label" "$rps" "$p50" "$p99"
+    echo "$rps" >"$work/last.txt"
+}
+measure "$BENCH_CONNECTIONS" "https://127.0.0.1:$tessera_port/healthz" >/dev/null   # warm-up
+row "tessera keep-alive (-c$BENCH_CONNECTIONS)" "$BENCH_CONNECTIONS" "https://127.0.0.1:$tessera_port/healthz"; t_keep=$(cat "$work/last.txt")
+row "nginx keep-alive (-c$BENCH_CONNECTIONS)" "$BENCH_CONNECTIONS" "https://127.0.0.1:$nginx_port/healthz"; n_keep=$(cat "$work/last.txt")
+# New connections: fewer at a time, each a full TLS 1.3 handshake.
+handshakes=${BENCH_HANDSHAKE_CONNECTIONS:-16}
+row "tessera new handshakes (-c$handshakes)" "$handshakes" -H "Connection: close" "https://127.0.0.1:$tessera_port/healthz"; t_new=$(cat "$work/last.txt")
+row "nginx new handshakes (-c$handshakes)" "$handshakes" -H "Connection: close" "https://127.0.0.1:$nginx_port/healthz"; n_new=$(cat "$work/last.txt")
+python3 -c "print(f'ratio tessera/nginx: keep-alive {$t_keep/$n_keep:.2f}, new handshakes {$t_new/$n_new:.2f} (goal 0.80 or better on both)')"
