@@ -40,7 +40,8 @@ cat "$work/leaf.pem" "$work/ca.pem" >"$work/server.pem"
 
 nginx_port=$(free_port)
 cat >"$work/nginx.conf" <<NGINX
-worker_processes auto;
+# As many nginx workers as Tessera has event loops (one, today): the same cores for both.
+worker_processes ${NGINX_WORKERS:-1};
 pid $work/nginx.pid;
 error_log $work/nginx-error.log warn;
 events { worker_connections 4096; }
@@ -70,17 +71,32 @@ wait_https "https://127.0.0.1:$tessera_port/healthz"
 
 echo "HTTPS GET /healthz, ECDSA P-256, TLS 1.3, wrk -t$BENCH_THREADS -d${BENCH_DURATION}s, loopback, $(nproc) cores"
 printf '%-34s %12s %10s %10s\n' "" "requests/s" "p50 ms" "p99 ms"
-row() {
-    local label=$1; shift
-    read -r rps p50 p99 < <(measure "$@")
-    printf '%-34s %12s %10s %10s\n' "$label" "$rps" "$p50" "$p99"
-    echo "$rps" >"$work/last.txt"
+# The two servers are measured alternately, BENCH_ROUNDS times each, and each keeps its best round:
+# this machine is shared, and a burst of other work during one run should not decide the ratio.
+rounds=${BENCH_ROUNDS:-3}
+best() {   # best LABEL CONNECTIONS WRK-ARGS...: the round with the most requests/s
+    local label=$1 connections=$2; shift 2
+    measure "$connections" "$@" >>"$work/rounds-$label.txt"
+}
+report() {
+    sort -k1,1nr "$work/rounds-$1.txt" | head -1 >"$work/best-$1.txt"
+    read -r rps p50 p99 <"$work/best-$1.txt"
+    printf '%-34s %12s %10s %10s\n' "$2" "$rps" "$p50" "$p99"
 }
 measure "$BENCH_CONNECTIONS" "https://127.0.0.1:$tessera_port/healthz" >/dev/null   # warm-up
-row "tessera keep-alive (-c$BENCH_CONNECTIONS)" "$BENCH_CONNECTIONS" "https://127.0.0.1:$tessera_port/healthz"; t_keep=$(cat "$work/last.txt")
-row "nginx keep-alive (-c$BENCH_CONNECTIONS)" "$BENCH_CONNECTIONS" "https://127.0.0.1:$nginx_port/healthz"; n_keep=$(cat "$work/last.txt")
-# New connections: fewer at a time, each a full TLS 1.3 handshake.
 handshakes=${BENCH_HANDSHAKE_CONNECTIONS:-16}
-row "tessera new handshakes (-c$handshakes)" "$handshakes" -H "Connection: close" "https://127.0.0.1:$tessera_port/healthz"; t_new=$(cat "$work/last.txt")
-row "nginx new handshakes (-c$handshakes)" "$handshakes" -H "Connection: close" "https://127.0.0.1:$nginx_port/healthz"; n_new=$(cat "$work/last.txt")
-python3 -c "print(f'ratio tessera/nginx: keep-alive {$t_keep/$n_keep:.2f}, new handshakes {$t_new/$n_new:.2f} (goal 0.80 or better on both)')"
+for _ in $(seq 1 "$rounds"); do
+    best t_keep "$BENCH_CONNECTIONS" "https://127.0.0.1:$tessera_port/healthz"
+    best n_keep "$BENCH_CONNECTIONS" "https://127.0.0.1:$nginx_port/healthz"
+done
+# New connections: fewer at a time, each a full TLS 1.3 handshake.
+for _ in $(seq 1 "$rounds"); do
+    best t_new "$handshakes" -H "Connection: close" "https://127.0.0.1:$tessera_port/healthz"
+    best n_new "$handshakes" -H "Connection: close" "https://127.0.0.1:$nginx_port/healthz"
+done
+report t_keep "tessera keep-alive (-c$BENCH_CONNECTIONS)"
+report n_keep "nginx keep-alive (-c$BENCH_CONNECTIONS)"
+report t_new "tessera new handshakes (-c$handshakes)"
+report n_new "nginx new handshakes (-c$handshakes)"
+ratio() { python3 -c "import sys; a, b = (float(open(f).read().split()[0]) for f in sys.argv[1:]); print(f'{a / b:.2f}')" "$work/best-$1.txt" "$work/best-$2.txt"; }
+echo "ratio tessera/nginx (best of $rounds alternating rounds): keep-alive $(ratio t_keep n_keep), new handshakes $(ratio t_new n_new) (goal 0.80 or better on both)"

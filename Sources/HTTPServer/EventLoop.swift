@@ -293,6 +293,12 @@ final class EventLoop: @unchecked Sendable {
 
     /// Answers 503 without reading the request, then closes: the cheapest honest refusal.
     private func rejectOverCapacity(_ fd: Int32) {
+        // On a TLS listener plaintext would be garbage to the client, and a handshake is the very work
+        // being refused: the connection is just closed.
+        guard configuration.tls == nil else {
+            System.close(fd)
+            return
+        }
         var response: [UInt8] = []
         HTTPResponseEncoder.encode(
             Self.overloadResponse(),
