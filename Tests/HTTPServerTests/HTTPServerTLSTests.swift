@@ -159,6 +159,25 @@ import TLS
         await server.shutdown(deadline: .seconds(1))
     }
 
+    @Test("Over maxConnections a TLS listener closes the new connection without a plaintext answer")
+    func overCapacity() async throws {
+        let (server, _, paths) = try tlsServer { $0.limits.maxConnections = 1 }
+        let port = server.localPort
+        var first: UncheckedBox<TestClient>? = try await onThread { UncheckedBox(try TestClient(port: port, readTimeout: 10)) }
+        try await Task.sleep(for: .milliseconds(200))
+        try await onThread {
+            // Closed at once, and nothing (no plaintext 503) before the end.
+            let second = try TestClient(port: port, readTimeout: 5)
+            #expect(second.drain() == 0)
+        }
+        #expect(first != nil)
+        first = nil
+        try await Task.sleep(for: .milliseconds(300))
+        let result = try await client(port, paths, requests: ["GET /hello HTTP/1.1\r\nHost: a\r\n\r\n"])
+        #expect(bodies(result) == ["hello"], "\(result)")
+        await server.shutdown(deadline: .seconds(1))
+    }
+
     @Test("A silent TLS client is closed at the handshake deadline")
     func handshakeTimeout() async throws {
         let (server, outcomes, _) = try tlsServer { $0.timeouts.tlsHandshake = .milliseconds(300) }
