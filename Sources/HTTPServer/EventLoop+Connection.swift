@@ -2,17 +2,8 @@
 extension EventLoop {
     func handleEvent(_ events: UInt32, on connection: Connection) {
         if let tls = connection.tls {
-            if tls.isHandshaking {
-                guard !advanceHandshake(connection, tls) else { return }
-                // Application data may have arrived with the client's Finished.
-                readAvailable(connection)
-                if !connection.isClosed { flush(connection) }
-                return
-            }
-            // The session waits for the opposite readiness of the operation it interrupted.
-            if tls.readWantsWrite && events & System.epollOut != 0 { readAvailable(connection) }
-            if tls.writeWantsRead && events & System.epollIn != 0 && !connection.isClosed { flush(connection) }
-            if connection.isClosed { return }
+            handleTLSEvent(events, on: connection, tls)
+            return
         }
         if events & System.epollIn != 0 {
             readAvailable(connection)
@@ -25,7 +16,7 @@ extension EventLoop {
         }
     }
 
-    private func readAvailable(_ connection: Connection) {
+    func readAvailable(_ connection: Connection) {
         switch receive(connection) {
         case .bytes(let count):
             if case .lingering = connection.state {

@@ -12,6 +12,29 @@ extension EventLoop {
         return TLSConnection(session: session, now: now)
     }
 
+    /// A readiness event on a TLS connection: the handshake first, then reads and writes through the session.
+    func handleTLSEvent(_ events: UInt32, on connection: Connection, _ tls: TLSConnection) {
+        if tls.isHandshaking {
+            guard !advanceHandshake(connection, tls) else { return }
+            // Application data may have arrived with the client's Finished.
+            readAvailable(connection)
+        } else if events & System.epollIn != 0 || (tls.readWantsWrite && events & System.epollOut != 0) {
+            readAvailable(connection)
+        } else if events & (System.epollError | System.epollHangUp) != 0 {
+            close(connection)
+            return
+        }
+        // A close_notify that came with the last request: one more read reports the end of input, which
+        // the socket will not signal again once the session has consumed everything.
+        while tls.sawCloseNotify && !connection.isClosed {
+            tls.sawCloseNotify = false
+            readAvailable(connection)
+        }
+        if !connection.isClosed && (events & System.epollOut != 0 || (tls.writeWantsRead && events & System.epollIn != 0)) {
+            flush(connection)
+        }
+    }
+
     /// Advances a handshake on any readiness event. Returns true while the handshake is still going (or
     /// just failed and closed the connection); false once it completed and application data may flow.
     func advanceHandshake(_ connection: Connection, _ tls: TLSConnection) -> Bool {
@@ -65,6 +88,7 @@ extension EventLoop {
                 tls.readWantsWrite = true
                 return total > 0 ? .bytes(total) : .wouldBlock
             case .closed:
+                if total > 0 { tls.sawCloseNotify = true }
                 return total > 0 ? .bytes(total) : .endOfFile
             case .failed:
                 tls.isBroken = true

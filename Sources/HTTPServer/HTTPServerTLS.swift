@@ -33,6 +33,8 @@ final class TLSConnection {
     /// A fatal TLS error happened: no close_notify may follow (OpenSSL forbids SSL_shutdown then).
     var isBroken = false
     var isCloseNotifySent = false
+    /// The peer's close_notify arrived behind data that was returned first; the end of input is still to report.
+    var sawCloseNotify = false
 
     init(session: TLSSession, now: UInt64) {
         self.session = session

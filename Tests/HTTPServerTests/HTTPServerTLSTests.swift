@@ -178,6 +178,17 @@ import TLS
         await server.shutdown(deadline: .seconds(1))
     }
 
+    @Test("A close_notify sent right behind the requests is the end of input: they are answered, then the connection closes at once")
+    func closeNotifyBehindRequests() async throws {
+        let (server, _, paths) = try tlsServer { $0.timeouts.keepAliveIdle = .seconds(30) }
+        let result = try await client(server.localPort, paths, requests: ["GET /hello HTTP/1.1\r\nHost: a\r\n\r\n", "GET /slow?100 HTTP/1.1\r\nHost: a\r\n\r\n"],
+                                      extra: ["--close-notify"])
+        #expect(bodies(result) == ["hello", "slow 100"], "\(result)")
+        #expect(result["close_notify"] as? Bool == true)
+        #expect((result["closed_after"] as? Double ?? 99) < 10)
+        await server.shutdown(deadline: .seconds(1))
+    }
+
     @Test("A silent TLS client is closed at the handshake deadline")
     func handshakeTimeout() async throws {
         let (server, outcomes, _) = try tlsServer { $0.timeouts.tlsHandshake = .milliseconds(300) }

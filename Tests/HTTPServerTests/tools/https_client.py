@@ -21,6 +21,8 @@ parser.add_argument("--byte-by-byte", action="store_true", help="send the Client
 parser.add_argument("--min", default="TLSv1_2")
 parser.add_argument("--max", default="TLSv1_3")
 parser.add_argument("--ciphers")
+parser.add_argument("--close-notify", action="store_true",
+                    help="send close_notify right after the requests, keep the TCP connection open, and time the server's close")
 args = parser.parse_args()
 
 context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -129,7 +131,23 @@ try:
     result["version"] = connection.tls.version()
     result["alpn"] = connection.tls.selected_alpn_protocol()
     buffer = bytearray()
-    if args.pipelined:
+    if args.close_notify:
+        connection.tls.write("".join(requests).encode())
+        try:
+            connection.tls.unwrap()
+        except ssl.SSLWantReadError:
+            pass
+        connection.pump_out()
+        started = time.time()
+        for _ in requests:
+            response, buffer = read_response(connection, buffer)
+            if response is None:
+                break
+            result["responses"].append(response)
+        while connection.read_some():
+            pass
+        result["closed_after"] = time.time() - started
+    elif args.pipelined:
         connection.send("".join(requests).encode())
         for _ in requests:
             response, buffer = read_response(connection, buffer)
