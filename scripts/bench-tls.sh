@@ -99,4 +99,9 @@ report n_keep "nginx keep-alive (-c$BENCH_CONNECTIONS)"
 report t_new "tessera new handshakes (-c$handshakes)"
 report n_new "nginx new handshakes (-c$handshakes)"
 ratio() { python3 -c "import sys; a, b = (float(open(f).read().split()[0]) for f in sys.argv[1:]); print(f'{a / b:.2f}')" "$work/best-$1.txt" "$work/best-$2.txt"; }
+for name in t_keep n_keep t_new n_new; do read -r rps _ _ <"$work/best-$name.txt"; echo "$rps" >"$work/rps-$name.txt"; done
+result https_keepalive_rps "$(cat "$work/rps-t_keep.txt")"
+result https_nginx_keepalive_rps "$(cat "$work/rps-n_keep.txt")"
+result https_handshake_rps "$(cat "$work/rps-t_new.txt")"
+result https_nginx_handshake_rps "$(cat "$work/rps-n_new.txt")"
 echo "ratio tessera/nginx (best of $rounds alternating rounds): keep-alive $(ratio t_keep n_keep), new handshakes $(ratio t_new n_new) (goal 0.80 or better on both)"

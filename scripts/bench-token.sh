@@ -100,6 +100,8 @@ for kind in es256:jwt:ES256 rs256:jwt:RS256 opaque:opaque:ES256; do
     measure "tessera_$name" "http://127.0.0.1:$port/token" "$(basic "bench-$name" "$secret")" "$expected"
 done
 kill -0 "$tessera_pid" 2>/dev/null || { cat "$work/tessera.log" >&2; echo "tessera exited during the bench" >&2; exit 1; }
+echo "tessera peak RSS: $(peak_rss_mb "$tessera_pid") MiB"
+result rss_peak_token_mb "$(peak_rss_mb "$tessera_pid")"
 kill "$tessera_pid"; wait "$tessera_pid" 2>/dev/null || true
 tessera_pid=
 
@@ -124,9 +126,9 @@ if [ "$peer" = yes ]; then
 fi
 
 echo "machine busy at the end: $(busy)%"
-python3 - "$work/results.jsonl" "$work/openssl.txt" "$ssl_best_other" "$max_other" "$peer" "$threads" "$connections" "$duration" "$single_duration" <<'PY'
+python3 - "$work/results.jsonl" "$work/openssl.txt" "$ssl_best_other" "$max_other" "$peer" "$threads" "$connections" "$duration" "$single_duration" "${BENCH_RESULTS:-}" <<'PY'
 import json, sys
-path, openssl_path, ssl_other, max_other, peer, threads, connections, duration, single = sys.argv[1:]
+path, openssl_path, ssl_other, max_other, peer, threads, connections, duration, single, results_path = sys.argv[1:]
 rows = [json.loads(line) for line in open(path)]
 headline = {r["name"]: r for r in rows if r["connections"] == int(connections)}
 single_rows = {r["name"]: r for r in rows if r["connections"] == 1}
@@ -166,12 +168,22 @@ if bad:
     sys.exit("INVALID RUN, no ratios: " + "; ".join(bad))
 
 def ratio(label, value, goal=None):
-    verdict = f"goal >= {goal:g}: {'goal met' if value >= goal else 'goal missed'}" if goal else "(no goal)"
+    verdict = f"goal >= {goal:g}: {'met' if value >= goal else 'missed'}" if goal else "(no goal)"
     print(f"{label:<62}{value:>7.2f}  {verdict}")
 rps = {name: r["rps"] for name, r in headline.items()}
 print()
-ratio("tessera RS256 / openssl rsa2048 two-core sign/s", rps["tessera_rs256"] / sign["rsa2048"], 0.5)
-ratio("tessera ES256 / openssl ecdsap256 two-core sign/s", rps["tessera_es256"] / sign["ecdsap256"])
+# Issue 14 item 6: RS256 at 0.7 of the two-core RSA-2048 signing rate; ES256 at 2.5x the 10.3 k/s of
+# the run that set the goal, taken as 0.25 of the two-core P-256 signing rate measured in this run.
+ratio("tessera RS256 / openssl rsa2048 two-core sign/s", rps["tessera_rs256"] / sign["rsa2048"], 0.7)
+ratio("tessera ES256 / openssl ecdsap256 two-core sign/s", rps["tessera_es256"] / sign["ecdsap256"], 0.25)
+print(f"{'tessera ES256 / 10.3 k/s (the rate when the goal was set)':<62}{rps['tessera_es256'] / 10300:>7.2f}  (goal 2.5 on the same machine)")
+if results_path:
+    with open(results_path, "a") as out:
+        for name, r in headline.items():
+            out.write(f"{name.replace('tessera_', 'token_').replace('peer_', 'peer_token_')}_rps {r['rps']}\n")
+        out.write(f"openssl_multi2_rsa2048_sign {sign['rsa2048']}\nopenssl_multi2_ecdsap256_sign {sign['ecdsap256']}\n")
+        if disturbed:
+            out.write("disturbed token\n")
 if peer == "yes":
     ratio("tessera ES256 / glewlwyd ES256", rps["tessera_es256"] / rps["peer_es256"], 10)
     # The peer issues JWTs only; ES256 is its fastest token endpoint.

@@ -1,13 +1,6 @@
 import Foundation
 import TLS
 
-extension Configuration.Variable {
-    public static let tlsCertificate = "TESSERA_TLS_CERT"
-    public static let tlsKey = "TESSERA_TLS_KEY"
-    public static let tlsClientCA = "TESSERA_TLS_CLIENT_CA"
-    public static let mtlsListen = "TESSERA_MTLS_LISTEN"
-}
-
 extension Configuration {
     /// TLS of the listeners: the server certificate and key, and for client certificates a CA bundle and a
     /// second listener that asks for them (RFC 8705 §5: the main listener never prompts a browser).
@@ -48,39 +41,24 @@ extension Configuration {
                 && lhs.mainListenerServesHTTPS == rhs.mainListenerServesHTTPS
         }
 
-        /// Reads the settings through `value` (a variable's value when set) and loads the files.
-        static func load(_ value: (String) -> String?) throws(ConfigurationError) -> TLSSettings {
-            var settings = TLSSettings()
-            settings.certificateFile = value(Variable.tlsCertificate)
-            settings.keyFile = value(Variable.tlsKey)
-            settings.clientCAFile = value(Variable.tlsClientCA)
-            if let text = value(Variable.mtlsListen) {
-                do { settings.mtlsListen = try ListenAddress(parsing: text) } catch {
-                    throw ConfigurationError(setting: Variable.mtlsListen, message: "\(error.reason) (got \"\(text)\")")
-                }
-            }
-            try settings.prepare()
-            return settings
-        }
-
         /// Checks the combination and loads the files into reloaders.
         public mutating func prepare() throws(ConfigurationError) {
             switch (certificateFile, keyFile) {
             case (nil, nil):
                 if mtlsListen != nil {
-                    throw ConfigurationError(setting: Variable.mtlsListen, message: "needs \(Variable.tlsCertificate) and \(Variable.tlsKey) (the mTLS listener serves https)")
+                    throw ConfigurationError(setting: "TESSERA_MTLS_LISTEN", message: "needs TESSERA_TLS_CERT and TESSERA_TLS_KEY (the mTLS listener serves https)")
                 }
                 if additionalHTTPSListen != nil {
-                    throw ConfigurationError(setting: Variable.tlsCertificate, message: "is needed for an https listener")
+                    throw ConfigurationError(setting: "TESSERA_TLS_CERT", message: "is needed for an https listener")
                 }
                 return
             case (.some, nil):
-                throw ConfigurationError(setting: Variable.tlsKey, message: "must be set with \(Variable.tlsCertificate) (the certificate's private key)")
+                throw ConfigurationError(setting: "TESSERA_TLS_KEY", message: "must be set with TESSERA_TLS_CERT (the certificate's private key)")
             case (nil, .some):
-                throw ConfigurationError(setting: Variable.tlsCertificate, message: "must be set with \(Variable.tlsKey) (the key's certificate chain)")
+                throw ConfigurationError(setting: "TESSERA_TLS_CERT", message: "must be set with TESSERA_TLS_KEY (the key's certificate chain)")
             case (.some(let certificate), .some(let key)):
                 if mtlsListen != nil && clientCAFile == nil {
-                    throw ConfigurationError(setting: Variable.tlsClientCA, message: "must name the CA bundle client certificates chain to, for \(Variable.mtlsListen)")
+                    throw ConfigurationError(setting: "TESSERA_TLS_CLIENT_CA", message: "must name the CA bundle client certificates chain to, for TESSERA_MTLS_LISTEN")
                 }
                 let files = TLSFiles(certificates: [.init(certificate: certificate, key: key)])
                 do {
@@ -100,9 +78,9 @@ extension Configuration {
         /// The setting that names a TLS input.
         public static func variable(for input: TLSConfigurationError.Input) -> String {
             switch input {
-            case .certificate: Variable.tlsCertificate
-            case .privateKey: Variable.tlsKey
-            case .clientCA: Variable.tlsClientCA
+            case .certificate: "TESSERA_TLS_CERT"
+            case .privateKey: "TESSERA_TLS_KEY"
+            case .clientCA: "TESSERA_TLS_CLIENT_CA"
             }
         }
 
@@ -125,4 +103,30 @@ extension Configuration {
             return "https://\(host)" + (effectivePort == 443 ? "" : ":\(effectivePort)") + path
         }
     }
+
+    /// The TLS settings; the files they name are read and checked by ``tlsSettingChecks``.
+    static let tlsSettings: [Setting] = [
+        Setting("TESSERA_TLS_CERT", \.tls.certificateFile, .path, default: .unset("unset: plain http"),
+                example: "/run/secrets/tls/tls.crt", group: .tls,
+                "PEM certificate chain (leaf first) of the https listener; with it the main listener serves https and the default "
+                    + "issuer is `https://`. Replaced files are reloaded without a restart"),
+        Setting("TESSERA_TLS_KEY", \.tls.keyFile, .path, default: .unset("unset"), example: "/run/secrets/tls/tls.key", group: .tls,
+                "the certificate's PEM private key (unencrypted; mount it as a secret)"),
+        Setting("TESSERA_TLS_CLIENT_CA", \.tls.clientCAFile, .path, default: .unset("unset"),
+                example: "/run/secrets/tls/clients-ca.pem", group: .tls,
+                "PEM bundle of the CAs that client certificates must chain to"),
+        Setting("TESSERA_MTLS_LISTEN", \.tls.mtlsListen, .listenAddress, default: .unset("none"), example: "0.0.0.0:8444",
+                group: .tls,
+                "a second https listener that asks for client certificates (RFC 8705 §5; the main listener never does), published "
+                    + "as `mtls_endpoint_aliases`; needs the three settings above"),
+    ]
+
+    /// Reads and checks the certificate, key and CA files, and makes the listeners' reloaders from them.
+    static let tlsSettingChecks: [SettingCheck] = [
+        SettingCheck { configuration throws(ConfigurationError) in try configuration.tls.prepare() },
+    ]
+}
+
+extension Configuration.Setting.Group {
+    public static let tls = Configuration.Setting.Group("TLS")
 }

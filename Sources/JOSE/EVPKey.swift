@@ -5,9 +5,8 @@ internal import COpenSSL
 /// Thread safety (why `@unchecked Sendable` is sound): after creation nothing here is mutated. The
 /// `EVP_PKEY` is only read, which OpenSSL 3 allows from many threads at once (keys made by key generation,
 /// `EVP_PKEY_fromdata` and the decoders are provider-native, so there is no lazy export cache to fill).
-/// The two `EVP_PKEY_CTX` templates are never used directly: each operation duplicates one with
-/// `EVP_PKEY_CTX_dup`, which only reads the template, and works on its private copy. Duplicating keeps
-/// the algorithm fetch, key checks and digest setup of `EVP_PKEY_sign_init` out of the per-signature cost.
+/// Signing and verifying use contexts from a `PKeyContextPool`, which gives each caller a context of its
+/// own, initialised once for the key (algorithm fetch, key checks, digest and padding set-up) and reused.
 final class EVPKey: @unchecked Sendable {
     enum Kind: Sendable {
         case rsa
@@ -27,10 +26,10 @@ final class EVPKey: @unchecked Sendable {
     let bits: Int
     /// The largest signature `EVP_PKEY_sign` can produce (`EVP_PKEY_get_size`).
     private let maximumSignatureLength: Int
-    /// `EVP_PKEY_CTX *` after `EVP_PKEY_sign_init` with SHA-256, or nil for public keys.
-    private let signTemplate: OpaquePointer?
-    /// `EVP_PKEY_CTX *` after `EVP_PKEY_verify_init` with SHA-256.
-    private let verifyTemplate: OpaquePointer
+    /// Contexts after `EVP_PKEY_sign_init` with SHA-256, or nil for public keys.
+    let signContexts: PKeyContextPool?
+    /// Contexts after `EVP_PKEY_verify_init` with SHA-256.
+    let verifyContexts: PKeyContextPool
 
     private init(pkey: OpaquePointer, kind: Kind, bits: Int, maximumSignatureLength: Int,
                  signTemplate: OpaquePointer?, verifyTemplate: OpaquePointer) {
@@ -38,17 +37,16 @@ final class EVPKey: @unchecked Sendable {
         self.kind = kind
         self.bits = bits
         self.maximumSignatureLength = maximumSignatureLength
-        self.signTemplate = signTemplate
-        self.verifyTemplate = verifyTemplate
+        self.signContexts = signTemplate.map(PKeyContextPool.init(template:))
+        self.verifyContexts = PKeyContextPool(template: verifyTemplate)
     }
 
     deinit {
-        if let signTemplate { EVP_PKEY_CTX_free(signTemplate) }
-        EVP_PKEY_CTX_free(verifyTemplate)
+        // The pools, and with them every context (each holds a reference to the key), are freed first.
         EVP_PKEY_free(pkey)
     }
 
-    var hasPrivateKey: Bool { signTemplate != nil }
+    var hasPrivateKey: Bool { signContexts != nil }
 
     // MARK: Adoption
 
@@ -291,28 +289,28 @@ final class EVPKey: @unchecked Sendable {
 
     /// Signs a SHA-256 digest; RSA gives PKCS#1 v1.5, P-256 gives DER `ECDSA-Sig-Value`.
     func sign(digest: [UInt8]) throws -> [UInt8] {
-        guard let signTemplate else { throw KeyError.invalidKey }
-        guard let context = EVP_PKEY_CTX_dup(signTemplate) else { throw OpenSSLError.capture("EVP_PKEY_CTX_dup") }
-        defer { EVP_PKEY_CTX_free(context) }
-        var signature = [UInt8](repeating: 0, count: maximumSignatureLength)
-        var length = signature.count
-        let status = signature.withUnsafeMutableBufferPointer { out in
-            EVP_PKEY_sign(context, out.baseAddress, &length, digest, digest.count)
+        guard let signContexts else { throw KeyError.invalidKey }
+        let signed = signContexts.withContext { context -> (result: [UInt8]?, succeeded: Bool) in
+            var signature = [UInt8](repeating: 0, count: maximumSignatureLength)
+            var length = signature.count
+            let status = signature.withUnsafeMutableBufferPointer { out in
+                EVP_PKEY_sign(context, out.baseAddress, &length, digest, digest.count)
+            }
+            guard status == 1, length <= signature.count else { return (nil, false) }
+            signature.removeLast(signature.count - length)
+            return (signature, true)
         }
-        guard status == 1, length <= signature.count else { throw OpenSSLError.capture("EVP_PKEY_sign") }
-        signature.removeLast(signature.count - length)
+        guard let signature = signed ?? nil else { throw OpenSSLError.capture("EVP_PKEY_sign") }
         return signature
     }
 
     /// Verifies a signature (PKCS#1 v1.5 or DER ECDSA) over a SHA-256 digest.
     func verify(signature: [UInt8], digest: [UInt8]) -> Bool {
-        guard let context = EVP_PKEY_CTX_dup(verifyTemplate) else {
-            ERR_clear_error()
-            return false
+        let verified = verifyContexts.withContext { context -> (result: Bool, succeeded: Bool) in
+            let valid = EVP_PKEY_verify(context, signature, signature.count, digest, digest.count) == 1
+            return (valid, valid)
         }
-        defer { EVP_PKEY_CTX_free(context) }
-        let status = EVP_PKEY_verify(context, signature, signature.count, digest, digest.count)
-        guard status == 1 else {
+        guard verified == true else {
             ERR_clear_error()
             return false
         }

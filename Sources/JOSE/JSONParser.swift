@@ -147,6 +147,18 @@ struct JSONParser {
 
     private mutating func parseString() throws(Failure) -> String {
         index += 1
+        // Most strings have no escapes: validate and copy them in one step.
+        var end = index
+        while end < bytes.count, bytes[end] >= 0x20, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\") {
+            end += 1
+        }
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            guard let string = String(validating: bytes[index..<end], as: UTF8.self) else {
+                throw Failure(message: "invalid UTF-8 in string")
+            }
+            index = end + 1
+            return string
+        }
         var scalars = String.UnicodeScalarView()
         var runStart = index
         // Copies the unescaped bytes seen since `runStart`, validating them as UTF-8.

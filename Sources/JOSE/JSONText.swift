@@ -4,6 +4,10 @@ enum JSONText {
     /// A JSON string literal for `value`: quotes, backslashes and control characters escaped, everything
     /// else (including non-ASCII) written as UTF-8, as RFC 7638 §3.3 expects.
     static func quoted(_ value: String) -> String {
+        // Most values (algorithm names, key IDs, base64url members) need no escaping: copy them whole.
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            return "\"" + value + "\""
+        }
         var out = "\""
         for scalar in value.unicodeScalars {
             switch scalar {

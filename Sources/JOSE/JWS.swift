@@ -7,11 +7,22 @@ public enum JWS {
 
     /// Signs `payload` with `key`; the protected header is `{"alg":…,"kid":…,"typ":…}` (`typ` only when given).
     public static func sign(payload: [UInt8], key: SigningKey, type: String? = nil) throws -> String {
-        var members = [("alg", key.algorithm.rawValue), ("kid", key.kid)]
-        if let type { members.append(("typ", type)) }
-        let signingInput = Base64URL.encode(JSONText.object(members)) + "." + Base64URL.encode(payload)
-        let signature = try key.sign(Array(signingInput.utf8))
-        return signingInput + "." + Base64URL.encode(signature)
+        let header = key.verificationKey.headers.encoded(type: type)
+            ?? Array(Base64URL.encode(PrecomputedHeaders.json(algorithm: key.algorithm, kid: key.kid, type: type)).utf8)
+        // The signing input, BASE64URL(header) "." BASE64URL(payload), built in one buffer.
+        let signingInput = [UInt8](unsafeUninitializedCapacity: header.count + 1 + Base64URL.encodedLength(payload.count)) { out, count in
+            _ = out.initialize(from: header)
+            out[header.count] = UInt8(ascii: ".")
+            let written = payload.withUnsafeBytes { Base64URL.encode($0, into: UnsafeMutableBufferPointer(rebasing: out[(header.count + 1)...])) }
+            count = header.count + 1 + written
+        }
+        let signature = try key.sign(signingInput)
+        return String(unsafeUninitializedCapacity: signingInput.count + 1 + Base64URL.encodedLength(signature.count)) { out in
+            _ = out.initialize(from: signingInput)
+            out[signingInput.count] = UInt8(ascii: ".")
+            let written = signature.withUnsafeBytes { Base64URL.encode($0, into: UnsafeMutableBufferPointer(rebasing: out[(signingInput.count + 1)...])) }
+            return signingInput.count + 1 + written
+        }
     }
 
     /// Verifies a compact JWS against a set of keys.
@@ -21,18 +32,43 @@ public enum JWS {
     /// one key is given. `none`, HMAC and every other algorithm, and any `crit` header, are refused.
     public static func verify(_ compact: String, keys: [VerificationKey]) throws -> VerifiedJWS {
         guard compact.utf8.count <= maximumCompactLength else { throw JWSError.malformed("JWS longer than \(maximumCompactLength) bytes") }
-        let parts = compact.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        guard parts.count == 3 else { throw JWSError.malformed("expected 3 dot-separated parts, found \(parts.count)") }
-        let encodedHeader = parts[0], encodedPayload = parts[1], encodedSignature = parts[2]
+        var compact = compact
+        // A native string's UTF-8 is contiguous: this does not copy.
+        return try compact.withUTF8 { try verify(utf8: $0, keys: keys) }
+    }
 
-        guard !encodedHeader.isEmpty, let headerBytes = decode(encodedHeader) else {
-            throw JWSError.malformed("header is not base64url")
+    private static func verify(utf8 compact: UnsafeBufferPointer<UInt8>, keys: [VerificationKey]) throws -> VerifiedJWS {
+        let dot = UInt8(ascii: ".")
+        guard let firstDot = compact.firstIndex(of: dot) else { throw JWSError.malformed("expected 3 dot-separated parts, found 1") }
+        guard let secondDot = compact[(firstDot + 1)...].firstIndex(of: dot) else {
+            throw JWSError.malformed("expected 3 dot-separated parts, found 2")
         }
-        guard let payload = decode(encodedPayload) else { throw JWSError.malformed("payload is not base64url") }
-        guard !encodedSignature.isEmpty, let signature = decode(encodedSignature) else {
+        guard !compact[(secondDot + 1)...].contains(dot) else {
+            let count = compact.reduce(1) { $1 == dot ? $0 + 1 : $0 }
+            throw JWSError.malformed("expected 3 dot-separated parts, found \(count)")
+        }
+        let encodedHeader = UnsafeBufferPointer(rebasing: compact[..<firstDot])
+        let encodedPayload = UnsafeBufferPointer(rebasing: compact[(firstDot + 1)..<secondDot])
+        let encodedSignature = UnsafeBufferPointer(rebasing: compact[(secondDot + 1)...])
+
+        // A header one of the keys would write itself is already parsed (see `PrecomputedHeaders`).
+        var known: JOSEHeader?
+        for key in keys {
+            known = key.headers.header(encodedAs: encodedHeader)
+            if known != nil { break }
+        }
+        var headerBytes: [UInt8] = []
+        if known == nil {
+            guard !encodedHeader.isEmpty, let decoded = Base64URL.decode(utf8: encodedHeader) else {
+                throw JWSError.malformed("header is not base64url")
+            }
+            headerBytes = decoded
+        }
+        guard let payload = Base64URL.decode(utf8: encodedPayload) else { throw JWSError.malformed("payload is not base64url") }
+        guard !encodedSignature.isEmpty, let signature = Base64URL.decode(utf8: encodedSignature) else {
             throw JWSError.malformed("signature is not base64url")
         }
-        let header = try parseHeader(headerBytes)
+        let header = try known ?? parseHeader(headerBytes)
 
         // RFC 8725 §3.2 and RFC 7518 §3.6: unsecured JWS ("none") is never accepted; neither is HMAC,
         // whose "key" would be whatever public key the verifier holds.
@@ -47,14 +83,9 @@ public enum JWS {
         // The key, not the header, decides the algorithm (RFC 8725 §3.1).
         guard key.algorithm == algorithm else { throw JWSError.algorithmMismatch }
 
-        let signingInput = Array(compact.utf8.prefix(encodedHeader.count + 1 + encodedPayload.count))
+        let signingInput = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(compact)[..<secondDot])
         guard key.verify(signature: signature, message: signingInput) else { throw JWSError.badSignature }
         return VerifiedJWS(header: header, payload: payload, key: key)
-    }
-
-    private static func decode(_ part: Substring.UTF8View) -> [UInt8]? {
-        // Substring views of a native string are contiguous, so this does not copy.
-        part.withContiguousStorageIfAvailable { Base64URL.decode(utf8: $0) } ?? Base64URL.decode(String(Substring(part)))
     }
 
     private static func selectKey(kid: String?, from keys: [VerificationKey]) throws -> VerificationKey {

@@ -35,7 +35,7 @@ public final class SigningKey: Sendable {
         var published = jwk
         published.kid = kid
         self.publicJWK = published
-        self.verificationKey = VerificationKey(key: key, algorithm: algorithm, kid: kid, publicJWK: published)
+        self.verificationKey = try VerificationKey(key: key, algorithm: algorithm, kid: kid, publicJWK: published)
     }
 
     /// Generates a new key: RSA for RS256 (`rsaBits` must be 2048 or 3072), P-256 for ES256 (`rsaBits` ignored).

@@ -14,12 +14,15 @@ public final class VerificationKey: Sendable {
     public let publicJWK: JWK
 
     let key: EVPKey
+    /// The headers `JWS.sign` writes for this key, prepared once.
+    let headers: PrecomputedHeaders
 
-    init(key: EVPKey, algorithm: JWSAlgorithm, kid: String, publicJWK: JWK) {
+    init(key: EVPKey, algorithm: JWSAlgorithm, kid: String, publicJWK: JWK) throws {
         self.key = key
         self.algorithm = algorithm
         self.kid = kid
         self.publicJWK = publicJWK
+        self.headers = try PrecomputedHeaders(algorithm: algorithm, kid: kid)
     }
 
     /// Imports a public JWK for RS256 (`kty: RSA`) or ES256 (`kty: EC`, `crv: P-256`).
@@ -54,7 +57,7 @@ public final class VerificationKey: Sendable {
         var published = try Self.publicJWK(of: key, algorithm: algorithm, kid: nil)
         let kid = try jwk.kid ?? published.thumbprint()
         published.kid = kid
-        self.init(key: key, algorithm: algorithm, kid: kid, publicJWK: published)
+        try self.init(key: key, algorithm: algorithm, kid: kid, publicJWK: published)
     }
 
     /// RFC 7518 §2 Base64urlUInt: "The octet sequence MUST utilize the minimum number of octets needed to
@@ -93,6 +96,10 @@ public final class VerificationKey: Sendable {
     /// ES256 signatures must be the 64-byte R || S of RFC 7518 §3.4 (DER is refused) with R and S in
     /// 1…n−1; RS256 signatures must be exactly the modulus length (RFC 8017 §8.2.2 step 1).
     public func verify(signature: [UInt8], message: [UInt8]) -> Bool {
+        message.withUnsafeBytes { verify(signature: signature, message: $0) }
+    }
+
+    func verify(signature: [UInt8], message: UnsafeRawBufferPointer) -> Bool {
         let encoded: [UInt8]
         switch algorithm {
         case .rs256:

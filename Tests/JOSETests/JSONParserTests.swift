@@ -45,5 +45,25 @@ import Testing
     func invalidUTF8() {
         #expect(throws: JSONParser.Failure.self) { try JSONParser.parse([0x22, 0xC3, 0x22]) }
         #expect(throws: JSONParser.Failure.self) { try JSONParser.parse([0x22, 0xED, 0xA0, 0x80, 0x22]) }
+        // The same bytes before and after an escape (the other path through the string reader).
+        #expect(throws: JSONParser.Failure.self) { try JSONParser.parse([0x22, 0xC3, 0x5C, 0x6E, 0x22]) }
+        #expect(throws: JSONParser.Failure.self) { try JSONParser.parse([0x22, 0x5C, 0x6E, 0xC3, 0x22]) }
+    }
+
+    @Test("Strings with and without escapes read the same text, split at every offset of the input")
+    func stringsWithAndWithoutEscapes() throws {
+        let cases: [(String, String)] = [
+            (#""plain é 😀""#, "plain é 😀"), (#""""#, ""), (#""a\"b""#, "a\"b"), (#""\u00e9x""#, "éx"),
+            (#""x\n""#, "x\n"), (#""é\\é""#, "é\\é"),
+        ]
+        for (json, expected) in cases {
+            #expect(try parse(json) == .string(expected))
+            #expect(try parse("[" + json + "," + json + "]") == .array([.string(expected), .string(expected)]))
+            let bytes = Array(json.utf8)
+            for cut in 0..<bytes.count {
+                #expect(throws: JSONParser.Failure.self) { try JSONParser.parse(Array(bytes[..<cut])) }
+            }
+        }
+        #expect(throws: JSONParser.Failure.self) { try parse("\"tab\there\"") }
     }
 }

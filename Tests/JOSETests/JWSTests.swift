@@ -98,6 +98,56 @@ private struct FixtureUnavailable: Error {}
         #expect(try JWS.verify(compact, keys: [ec.verificationKey]).payload == [])
     }
 
+    // MARK: Prepared headers
+
+    @Test("Prepared headers are the bytes the general path writes, and parse to the same header")
+    func preparedHeadersMatchGeneralPath() throws {
+        for key in [rsa, ec] {
+            let entries = key.verificationKey.headers.entries
+            #expect(entries.map(\.type) == PrecomputedHeaders.types)
+            for entry in entries {
+                var members = [("alg", key.algorithm.rawValue), ("kid", key.kid)]
+                if let type = entry.type { members.append(("typ", type)) }
+                let json = JSONText.object(members)
+                #expect(entry.encoded == Array(Base64URL.encode(json).utf8))
+                let parsed = try JWS.parseHeader(Array(json.utf8))
+                #expect(entry.header.alg == parsed.alg && entry.header.kid == parsed.kid && entry.header.typ == parsed.typ)
+                #expect(entry.header.raw == parsed.raw)
+                let compact = try JWS.sign(payload: Array("{}".utf8), key: key, type: entry.type)
+                #expect(compact.hasPrefix(Base64URL.encode(json) + "."))
+            }
+        }
+    }
+
+    @Test("A token with a prepared header and one with the same header written differently verify alike")
+    func preparedAndGeneralHeadersVerifyAlike() throws {
+        let prepared = try JWS.sign(payload: Array("{}".utf8), key: ec, type: "at+jwt")
+        let general = try forge(header: #"{ "typ":"at+jwt", "kid":"\#(ec.kid)", "alg":"ES256" }"#, signedBy: ec)
+        for compact in [prepared, general] {
+            let verified = try JWS.verify(compact, keys: [rsa.verificationKey, ec.verificationKey])
+            #expect(verified.header.alg == "ES256" && verified.header.kid == ec.kid && verified.header.typ == "at+jwt")
+            #expect(verified.header.raw.count == 3)
+            #expect(verified.key === ec.verificationKey)
+        }
+    }
+
+    @Test("A prepared header still selects the first key with its kid, as the general path does (RFC 8725 §3.1)")
+    func preparedHeaderKeySelection() throws {
+        var rsaJWK = rsa.publicJWK
+        rsaJWK.kid = "shared"
+        var ecJWK = ec.publicJWK
+        ecJWK.kid = "shared"
+        let rsaShared = try VerificationKey(jwk: rsaJWK)
+        let ecShared = try VerificationKey(jwk: ecJWK)
+        // Exactly the header ecShared would write, signed by the EC key.
+        let header = #"{"alg":"ES256","kid":"shared"}"#
+        let compact = try forge(header: header, signedBy: ec)
+        let encoded = Array(Base64URL.encode(header).utf8)
+        #expect(encoded.withUnsafeBufferPointer { ecShared.headers.header(encodedAs: $0) } != nil)
+        expectRejection(.algorithmMismatch, compact, keys: [rsaShared, ecShared])
+        #expect(try JWS.verify(compact, keys: [ecShared, rsaShared]).key === ecShared)
+    }
+
     // MARK: Algorithm rules
 
     @Test("alg \"none\" is refused even with an empty signature (RFC 8725 §3.2)")

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import JOSE
 
@@ -84,6 +85,42 @@ import Testing
         let pem = RFCVectors.a2PrivateKeyPEM
         #expect(throws: KeyError.self) { try SigningKey(pem: pem.replacingOccurrences(of: "PRIVATE KEY", with: "RSA PRIVATE KEY"), algorithm: .rs256) }
         #expect(throws: KeyError.self) { try SigningKey(pem: pem + pem, algorithm: .rs256) }
+    }
+
+    @Test("One key signs and verifies JWS on more threads at once than its pools keep contexts")
+    func concurrentThreads() async throws {
+        for algorithm in JWSAlgorithm.allCases {
+            let key = try SigningKey.generate(algorithm)
+            let threads = PKeyContextPool.maximumIdle + 8
+            let rounds = algorithm == .rs256 ? 4 : 25
+            let failures = Mutex(0)
+            let group = DispatchGroup()
+            for thread in 0..<threads {
+                group.enter()
+                Thread.detachNewThread {
+                    defer { group.leave() }
+                    for round in 0..<rounds {
+                        let payload = Array(#"{"thread":\#(thread),"round":\#(round)}"#.utf8)
+                        guard let compact = try? JWS.sign(payload: payload, key: key, type: "at+jwt"),
+                              let verified = try? JWS.verify(compact, keys: [key.verificationKey]), verified.payload == payload
+                        else {
+                            failures.withLock { $0 += 1 }
+                            continue
+                        }
+                        // Another payload under the same signature is refused (and its context is not kept).
+                        let parts = compact.split(separator: ".")
+                        if (try? JWS.verify(parts[0] + ".e30." + parts[2], keys: [key.verificationKey])) != nil {
+                            failures.withLock { $0 += 1 }
+                        }
+                    }
+                }
+            }
+            await withCheckedContinuation { continuation in group.notify(queue: .global()) { continuation.resume() } }
+            #expect(failures.withLock { $0 } == 0)
+            #expect((1...PKeyContextPool.maximumIdle).contains(key.key.signContexts?.idleCount ?? 0))
+            // Each refused signature frees the context it used, so verification may end with none kept.
+            #expect(key.key.verifyContexts.idleCount <= PKeyContextPool.maximumIdle)
+        }
     }
 
     @Test("One key signs and verifies concurrently from many tasks")

@@ -1,5 +1,6 @@
 # Shared by the benchmark scripts: the scratch folder, ports, readiness, machine load, CPU
-# accounting, Basic credentials and the glewlwyd peer. Sourced.
+# accounting, Basic credentials, the nginx reference, the results file, the server's memory and the
+# glewlwyd peer. Sourced.
 
 # bench_scratch NAME: sets `work` to a new scratch folder and arranges that at exit the Tessera
 # server of `tessera_pid` is stopped, a peer this run started (`started_peer=yes`) is stopped,
@@ -12,6 +13,7 @@ bench_scratch() {
 }
 bench_cleanup() {
     [ -n "${tessera_pid:-}" ] && kill "$tessera_pid" 2>/dev/null || true
+    [ -n "${nginx_pid_file:-}" ] && [ -f "$nginx_pid_file" ] && kill "$(cat "$nginx_pid_file")" 2>/dev/null || true
     if [ "${started_peer:-no}" = yes ]; then "$peer_dir/stop.sh" >/dev/null 2>&1 || true; fi
     rm -rf "$work"
 }
@@ -19,8 +21,43 @@ bench_cleanup() {
 # The benchmarks measure throughput, not the per-instance rate limits: those are off here.
 export TESSERA_RATE_LIMIT_TOKEN=0 TESSERA_RATE_LIMIT_INTROSPECTION=0 TESSERA_RATE_LIMIT_REVOCATION=0 \
     TESSERA_RATE_LIMIT_TOKEN_FAILURES=0 TESSERA_RATE_LIMIT_BROWSER=0
-# The servers under test run on plain http on loopback.
-export TESSERA_ALLOW_INSECURE=1
+# The servers under test run on plain http on loopback, without the management listener (its fixed
+# port could be taken by another server on the machine).
+export TESSERA_ALLOW_INSECURE=1 TESSERA_ADMIN_LISTEN=off
+
+# result NAME VALUE: one figure for the summary of `make bench` (scripts/bench/goals.py), appended to
+# $BENCH_RESULTS when it is set.
+result() { [ -z "${BENCH_RESULTS:-}" ] || echo "$1 $2" >>"$BENCH_RESULTS"; }
+
+# peak_rss_mb PID: the process's peak resident set (VmHWM) in MiB; rss_mb PID: the current one (VmRSS).
+peak_rss_mb() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+rss_mb() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+
+# start_nginx: the reference server, nginx answering a fixed 200 with /healthz's body at
+# http://127.0.0.1:$nginx_port/healthz (worker_processes auto, keep-alive). Needs `work`; stopped by
+# bench_cleanup.
+start_nginx() {
+    nginx_port=$(free_port)
+    nginx_pid_file="$work/nginx.pid"
+    mkdir -p "$work/nginx"
+    cat >"$work/nginx/nginx.conf" <<NGINX
+worker_processes auto;
+pid $nginx_pid_file;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path $work/nginx/body;
+    server {
+        listen 127.0.0.1:$nginx_port;
+        location = /healthz { default_type application/json; return 200 '{"status":"ok"}'; }
+    }
+}
+NGINX
+    nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -e "$work/nginx/error.log"
+    wait_http "http://127.0.0.1:$nginx_port/healthz"
+}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.05; done; echo "no answer from $1" >&2; return 1; }
