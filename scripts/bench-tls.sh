@@ -40,8 +40,8 @@ cat "$work/leaf.pem" "$work/ca.pem" >"$work/server.pem"
 
 nginx_port=$(free_port)
 cat >"$work/nginx.conf" <<NGINX
-# As many nginx workers as Tessera has event loops (one, today): the same cores for both.
-worker_processes ${NGINX_WORKERS:-1};
+# As many nginx workers as Tessera has event loops (one per processor): the same cores for both.
+worker_processes ${NGINX_WORKERS:-auto};
 pid $work/nginx.pid;
 error_log $work/nginx-error.log warn;
 events { worker_connections 4096; }
