@@ -11,8 +11,8 @@ extension Dev {
             guard text != "off" else { return nil }
             do { return try ListenAddress(parsing: text) } catch { fail("--\(flag): \(error.reason) (got \"\(text)\"), or off", code: 2) }
         }
-        let https = address(httpsListen, "https-listen")
-        let mutual = address(mtlsListen, "mtls-listen")
+        let https = address(httpsListen, "dev-https-listen")
+        let mutual = address(mtlsListen, "dev-mtls-listen")
         guard https != nil || mutual != nil else { return nil }
         let paths: DevelopmentCertificates.Paths
         do {

@@ -252,10 +252,10 @@ struct Dev: AsyncParsableCommand {
     @Option(name: .customLong("migrations-dir"), help: "Folder of SQL migrations (env TESSERA_MIGRATIONS_DIR).")
     var migrationsDirectoryPath: String?
 
-    @Option(name: .customLong("https-listen"), help: "https listener beside the http one, with a development certificate (off: none).")
+    @Option(name: .customLong("dev-https-listen"), help: "https listener beside the http one, with a development certificate (off: none).")
     var httpsListen = "127.0.0.1:8443"
 
-    @Option(name: .customLong("mtls-listen"), help: "Listener that asks for client certificates of the development CA (off: none).")
+    @Option(name: .customLong("dev-mtls-listen"), help: "Listener that asks for client certificates of the development CA (off: none).")
     var mtlsListen = "127.0.0.1:8444"
 
     func run() async throws {

@@ -575,7 +575,7 @@ def test_dev_serves_https_and_mtls_with_development_certificates():
     port, https_port, mtls_port = free_port(), free_port(), free_port()
     process = subprocess.Popen(
         [tessera_bin(), "dev", "--data-dir", os.path.join(state, ".data"), "--listen", f"127.0.0.1:{port}",
-         "--https-listen", f"127.0.0.1:{https_port}", "--mtls-listen", f"127.0.0.1:{mtls_port}"],
+         "--dev-https-listen", f"127.0.0.1:{https_port}", "--dev-mtls-listen", f"127.0.0.1:{mtls_port}"],
         cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True)
