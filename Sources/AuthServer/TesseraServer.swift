@@ -21,6 +21,8 @@ public final class TesseraServer: Sendable {
     let notifications: PostgresNotificationHub?
     public let metrics: Metrics
     private let http: HTTPServer
+    /// What the main listener answers with (both paths), for tests that drive it without a socket.
+    let responder: InstrumentedResponder
     /// The management listener: `/metrics`, `/healthz` and `/readyz` on `TESSERA_ADMIN_LISTEN` (loopback by default); nil when off.
     private let admin: HTTPServer?
     /// The mTLS listener, certificate reloading and TLS metrics (TLSListeners.swift).
@@ -115,10 +117,11 @@ public final class TesseraServer: Sendable {
         let log: @Sendable (String) -> Void = { message in logger.warning(message, ["component": "http"]) }
         // Metrics name key ids and pool and Argon2 statistics: never on the public listener.
         let main = routes.router()
-        let mainResponder = InstrumentedResponder(router: main, endpoints: main.paths, addresses: addresses, certificates: certificates, metrics: metrics)
-        self.tls = TLSListeners(settings: configuration.tls, responder: mainResponder, logger: logger, metrics: metrics, log: log)
+        let responder = InstrumentedResponder(router: main, endpoints: main.paths, addresses: addresses, certificates: certificates, metrics: metrics)
+        self.responder = responder
+        self.tls = TLSListeners(settings: configuration.tls, responder: responder, logger: logger, metrics: metrics, log: log)
         tls.configureMain(&httpConfiguration)
-        self.http = HTTPServer(configuration: httpConfiguration, responder: mainResponder, log: log)
+        self.http = HTTPServer(configuration: httpConfiguration, responder: responder, log: log)
         if let adminListen = configuration.adminListen {
             let adminRouter = routes.adminRouter()
             self.admin = HTTPServer(configuration: HTTPServerConfiguration(host: adminListen.host, port: adminListen.port),
