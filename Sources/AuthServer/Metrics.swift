@@ -128,11 +128,14 @@ struct InstrumentedResponder: HTTPResponder {
     /// random paths cannot create new series.
     let endpoints: Set<String>
     let addresses: SourceAddressResolver
+    let certificates: ClientCertificateResolver
     let metrics: Metrics
 
     func respond(to request: HTTPRequest) async -> HTTPResponse {
         let start = ContinuousClock.now
         var request = request
+        // Both read the socket peer: the certificate first, before the peer is replaced by the forwarded address.
+        request.clientCertificate = certificates.resolve(request)
         request.remoteAddress = addresses.resolve(request)
         let id = RequestContext.newRequestID()
         let response = await RequestContext.$requestID.withValue(id) {
@@ -147,6 +150,7 @@ struct InstrumentedResponder: HTTPResponder {
     func respondImmediately(to request: HTTPRequest) -> HTTPResponse? {
         let start = ContinuousClock.now
         var request = request
+        request.clientCertificate = certificates.resolve(request)
         request.remoteAddress = addresses.resolve(request)
         let id = RequestContext.newRequestID()
         let response = RequestContext.$requestID.withValue(id) {

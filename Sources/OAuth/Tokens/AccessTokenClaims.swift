@@ -1,3 +1,4 @@
+import JOSE
 import Foundation
 
 /// One party in a delegation chain (RFC 8693 §4.1 `act`): who acted, and for a party another
