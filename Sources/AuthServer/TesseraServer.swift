@@ -71,6 +71,8 @@ public final class TesseraServer: Sendable {
             opaqueKeys: OpaqueTokenKeyring(kek: kek, maxTokenLifetime: Int64(Configuration.maxAccessTokenTTL)))
         let minter = TokenMinter(accessTokens: accessTokens, idTokenLifetime: Int64(configuration.idTokenTTL))
         let verifier = AccessTokenVerifier(issuer: issuer.url, opaqueKeys: accessTokens.opaqueKeys)
+        // This server's tokens presented in exchanges, with the cache of those already verified.
+        let localTokens = LocalTokenValidator(verifier: verifier, revocations: revocations)
         let events = GrantEvents(revocations: revocations, audit: audit, metrics: metrics)
         let refreshSettings = RefreshSettings(defaultIdleLifetime: configuration.refreshIdleTTL, defaultAbsoluteLifetime: configuration.refreshAbsoluteTTL,
                                               successorKey: kek.derivedKey(purpose: "refresh token successors"))
@@ -95,9 +97,8 @@ public final class TesseraServer: Sendable {
                 clientCredentials: ClientCredentialsGrant(minter: minter),
                 authorizationCode: AuthorizationCodeGrant(codes: loginStore, users: users, minter: minter, refresh: refreshSettings, observer: events),
                 refreshToken: RefreshTokenGrant(tokens: refreshTokens, minter: minter, settings: refreshSettings, observer: events),
-                tokenExchange: TokenExchangeGrant(minter: minter, validators: [
-                    LocalTokenValidator(verifier: verifier, revocations: revocations), ExternalTokenValidator(directory: trustedIssuers),
-                ]),
+                tokenExchange: TokenExchangeGrant(minter: minter, validators: [localTokens, ExternalTokenValidator(directory: trustedIssuers)]),
+                exchangeTokens: localTokens,
                 logger: logger, audit: audit, metrics: metrics, limits: limits),
             authorization: AuthorizationEndpoint(browser: browser, clients: clients, sessions: sessions, consents: consents, interactions: interactions,
                                                  codes: codes, userInfoAudience: userInfoAudience, logger: logger),

@@ -10,6 +10,8 @@ struct TokenEndpoint: Sendable {
     let authorizationCode: AuthorizationCodeGrant
     let refreshToken: RefreshTokenGrant
     let tokenExchange: TokenExchangeGrant
+    /// This server's own tokens, checked from memory for exchanges answered on the event-loop thread.
+    let exchangeTokens: LocalTokenValidator
     let logger: Logger
     let audit: AuditLog
     let metrics: Metrics
@@ -42,19 +44,35 @@ struct TokenEndpoint: Sendable {
     /// registration and the signing keys. Anything else (another grant, an error to report, a limit
     /// reached) returns nil and takes ``token(_:)``, which answers the same.
     func tokenImmediately(_ request: HTTPRequest) -> HTTPResponse? {
-        guard request.method == .POST, request.hasFormBody, let form = try? TokenRequest(body: request.body),
-              form["grant_type"] == Client.GrantType.clientCredentials.rawValue else { return nil }
+        guard request.method == .POST, request.hasFormBody, let form = try? TokenRequest(body: request.body) else { return nil }
+        if form["grant_type"] == Client.GrantType.tokenExchange.rawValue { return exchangeImmediately(request, form: form) }
+        guard form["grant_type"] == Client.GrantType.clientCredentials.rawValue else { return nil }
         let source = SourceAddressKey.of(request.remoteAddress)
         guard limits.tokenFailures.retryAfter(source) == nil,
               let client = clients.authenticateImmediately(request, form: form)?.client,
               client.grantTypes.contains(.clientCredentials),
               // A request the grant would refuse is left to the asynchronous path, which reports it.
               (try? ClientCredentialsGrant.scope(requested: form["scope"], client: client)) != nil,
-              (try? ClientCredentialsGrant.audience(resources: form.resources, audience: form["audience"], client: client)) != nil,
+              (try? ClientCredentialsGrant.audience(resources: form.resources, audience: form.audiences.first, client: client)) != nil,
               // A refused take consumes nothing: the asynchronous path then refuses, audited.
               limits.token.take(client.id) == nil,
               let response = try? clientCredentials.issue(form, client: client, ring: keys.current.ring) else { return nil }
         return respond(response, client: client, grantType: .clientCredentials)
+    }
+
+    /// A token exchange answered on the event-loop thread: the client authenticated from memory, and
+    /// subject and actor tokens of this server checked from memory (signature or seal, already verified
+    /// ones from the cache, revocation from the synchronised set). Anything else (an external issuer's
+    /// token, a refusal to report, a limit reached) returns nil and takes ``token(_:)``, which answers the same.
+    private func exchangeImmediately(_ request: HTTPRequest, form: TokenRequest) -> HTTPResponse? {
+        let source = SourceAddressKey.of(request.remoteAddress)
+        guard limits.tokenFailures.retryAfter(source) == nil,
+              let client = clients.authenticateImmediately(request, form: form)?.client,
+              client.grantTypes.contains(.tokenExchange), limits.token.retryAfter(client.id) == nil,
+              let result = tokenExchange.exchangeImmediately(form, client: client, ring: keys.current.ring, validate: exchangeTokens.validateImmediately),
+              // A refused take consumes nothing: the asynchronous path then refuses, audited.
+              limits.token.take(client.id) == nil else { return nil }
+        return respond(result, client: client)
     }
 
     private func handle(_ request: HTTPRequest) async throws -> HTTPResponse {

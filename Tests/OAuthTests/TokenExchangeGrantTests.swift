@@ -12,6 +12,13 @@ final class StaticIssuerDirectory: TrustedIssuerDirectory {
     func trustedIssuer(_ issuer: String, keyID: String?) async throws -> TrustedIssuer? { issuers.withLock { $0[issuer] } }
 }
 
+/// A revocation set held in memory (nil: not synchronised).
+final class MemoryRevocations: RevocationChecking {
+    let set = Mutex<RevocationSet?>(RevocationSet())
+    func isRevoked(_ claims: AccessTokenClaims) async throws -> Bool { set.withLock { $0?.isRevoked(claims) ?? false } }
+    func isRevokedImmediately(_ claims: AccessTokenClaims) -> Bool? { set.withLock { $0?.isRevoked(claims) } }
+}
+
 /// Token exchange (RFC 8693) against the in-memory twin of storage: a gateway swaps a person's token.
 struct ExchangeFixture {
     let grants: GrantFixture
@@ -353,6 +360,34 @@ struct ExchangeFixture {
         cache.insert(digest: [2], claims: subject.claims, keyID: nil, now: 0)
         #expect(cache.claims(digest: [2], now: subject.claims.issuedAt, publishedKeys: []) != nil, "opaque entries need no key")
         #expect(cache.claims(digest: digest, now: subject.claims.issuedAt, publishedKeys: fixture.grants.ring.publishedKeys) == nil, "evicted at capacity")
+    }
+
+    @Test("Without waiting, an exchange of this server's tokens is answered from memory; anything else is left to the full path")
+    func immediate() async throws {
+        let fixture = try ExchangeFixture()
+        let memory = MemoryRevocations()
+        let verifier = AccessTokenVerifier(issuer: GrantFixture.issuer, opaqueKeys: fixture.grants.minter.accessTokens.opaqueKeys)
+        let local = LocalTokenValidator(verifier: verifier, revocations: memory)
+        let subject = try fixture.userToken()
+        let actor = try fixture.ownToken(fixture.gateway)
+        let request = try fixture.request(subject: subject.token, actor: actor, ["scope": "orders:read"])
+        let answered = try #require(fixture.grant.exchangeImmediately(request, client: fixture.gateway, ring: fixture.grants.ring,
+                                                                      validate: local.validateImmediately))
+        let full = try await fixture.exchange(request)
+        var expected = full.response.accessToken.claims
+        expected.jwtID = answered.response.accessToken.claims.jwtID
+        #expect(answered.response.accessToken.claims == expected && answered.actor?.subject == "gateway")
+        // Refusals, external tokens and unknown revocation state all take the full path.
+        #expect(fixture.grant.exchangeImmediately(try fixture.request(subject: subject.token, actor: actor, ["scope": "admin"]), client: fixture.gateway,
+                                                  ring: fixture.grants.ring, validate: local.validateImmediately) == nil)
+        #expect(fixture.grant.exchangeImmediately(try fixture.request(subject: try fixture.external(), subjectType: TokenTypeIdentifier.jwt.rawValue, actor: actor),
+                                                  client: fixture.gateway, ring: fixture.grants.ring, validate: local.validateImmediately) == nil)
+        memory.set.withLock { $0?.revoke(jti: subject.claims.jwtID, expiresAt: subject.claims.expiresAt) }
+        #expect(fixture.grant.exchangeImmediately(request, client: fixture.gateway, ring: fixture.grants.ring, validate: local.validateImmediately) == nil)
+        memory.set.withLock { $0 = nil }
+        let other = try fixture.request(subject: try fixture.userToken().token, actor: actor)
+        #expect(fixture.grant.exchangeImmediately(other, client: fixture.gateway, ring: fixture.grants.ring, validate: local.validateImmediately) == nil,
+                "an unsynchronised set answers nothing from memory")
     }
 
     @Test("Exchange policies are checked at registration")

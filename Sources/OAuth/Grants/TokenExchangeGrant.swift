@@ -38,36 +38,77 @@ public struct TokenExchangeGrant: Sendable {
     public static let maximumTokenLength = 16 * 1024
 
     public func exchange(_ form: TokenRequest, client: Client, ring: KeyRing) async throws -> TokenExchangeResult {
-        // RFC 8693 §2.1: subject_token and subject_token_type are REQUIRED.
-        guard let subjectToken = form["subject_token"] else { throw OAuthError.invalidRequest("The subject_token parameter is missing.") }
-        guard let subjectType = try Self.tokenType(form["subject_token_type"], parameter: "subject_token_type") else {
-            throw OAuthError.invalidRequest("The subject_token_type parameter is missing.")
-        }
-        // RFC 8693 §2.1 actor_token_type: "REQUIRED when the actor_token parameter is present in the request
-        // but MUST NOT be included otherwise."
-        let actorType = try Self.tokenType(form["actor_token_type"], parameter: "actor_token_type")
-        guard (form["actor_token"] == nil) == (actorType == nil) else {
-            throw OAuthError.invalidRequest(form["actor_token"] == nil
-                ? "The actor_token_type parameter must not be sent without an actor_token."
-                : "The actor_token_type parameter is missing.")
-        }
-        let issuedType = try Self.issuedType(requested: form["requested_token_type"])
-        let requestedScope = try form["scope"].map { text throws(OAuthError) in try Scope(parsing: text) }
-        let audiences = try Self.audiences(resources: form.resources, audiences: form.audiences, policy: client.exchange, clientID: client.id)
-        // RFC 8693 §1.1: without an actor the client impersonates the subject; a client registered to
-        // delegate only must name who acts.
-        guard form["actor_token"] != nil || client.exchange.allowsImpersonation else {
-            throw OAuthError.invalidRequest("This client may only delegate: an actor_token is required.",
-                                            detail: "client \(client.id) may not impersonate")
-        }
-
+        let request = try ExchangeRequest(form, client: client)
         let now = clock()
         let context = ExchangeContext(client: client, ring: ring, now: Int64(now.timeIntervalSince1970.rounded(.down)))
-        let subject = try await validate(PresentedToken(token: subjectToken, type: subjectType, role: .subject), context: context)
+        let subject = try await validate(request.subject, context: context)
         var actor: ValidatedToken?
-        if let actorToken = form["actor_token"], let actorType {
-            actor = try await validate(PresentedToken(token: actorToken, type: actorType, role: .actor), context: context)
+        if let presented = request.actor { actor = try await validate(presented, context: context) }
+        return try issue(request, subject: subject, actor: actor, context: context, now: now)
+    }
+
+    /// The exchange answered without waiting (on the event-loop thread), for a request whose tokens
+    /// `validate` can check from memory (this server's own, with a synchronised revocation set); nil
+    /// for anything else, refusals included: ``exchange(_:client:ring:)`` then answers the same, and
+    /// reports what is wrong.
+    public func exchangeImmediately(_ form: TokenRequest, client: Client, ring: KeyRing,
+                                    validate: (PresentedToken, ExchangeContext) -> ValidatedToken?) -> TokenExchangeResult? {
+        guard let request = try? ExchangeRequest(form, client: client) else { return nil }
+        let now = clock()
+        let context = ExchangeContext(client: client, ring: ring, now: Int64(now.timeIntervalSince1970.rounded(.down)))
+        guard request.subject.token.utf8.count <= Self.maximumTokenLength, let subject = validate(request.subject, context) else { return nil }
+        var actor: ValidatedToken?
+        if let presented = request.actor {
+            guard presented.token.utf8.count <= Self.maximumTokenLength, let validated = validate(presented, context) else { return nil }
+            actor = validated
         }
+        return try? issue(request, subject: subject, actor: actor, context: context, now: now)
+    }
+
+    /// The parameters of an exchange (RFC 8693 §2.1), checked before any token is.
+    struct ExchangeRequest {
+        let subject: PresentedToken
+        let actor: PresentedToken?
+        let issuedType: TokenTypeIdentifier
+        let requestedScope: Scope?
+        let audiences: [String]
+
+        init(_ form: TokenRequest, client: Client) throws {
+            // RFC 8693 §2.1: subject_token and subject_token_type are REQUIRED.
+            guard let subjectToken = form["subject_token"] else { throw OAuthError.invalidRequest("The subject_token parameter is missing.") }
+            guard let subjectType = try TokenExchangeGrant.tokenType(form["subject_token_type"], parameter: "subject_token_type") else {
+                throw OAuthError.invalidRequest("The subject_token_type parameter is missing.")
+            }
+            // RFC 8693 §2.1 actor_token_type: "REQUIRED when the actor_token parameter is present in the request
+            // but MUST NOT be included otherwise."
+            let actorType = try TokenExchangeGrant.tokenType(form["actor_token_type"], parameter: "actor_token_type")
+            guard (form["actor_token"] == nil) == (actorType == nil) else {
+                throw OAuthError.invalidRequest(form["actor_token"] == nil
+                    ? "The actor_token_type parameter must not be sent without an actor_token."
+                    : "The actor_token_type parameter is missing.")
+            }
+            issuedType = try TokenExchangeGrant.issuedType(requested: form["requested_token_type"])
+            requestedScope = try form["scope"].map { text throws(OAuthError) in try Scope(parsing: text) }
+            audiences = try TokenExchangeGrant.audiences(resources: form.resources, audiences: form.audiences, policy: client.exchange, clientID: client.id)
+            // RFC 8693 §1.1: without an actor the client impersonates the subject; a client registered to
+            // delegate only must name who acts.
+            guard form["actor_token"] != nil || client.exchange.allowsImpersonation else {
+                throw OAuthError.invalidRequest("This client may only delegate: an actor_token is required.",
+                                                detail: "client \(client.id) may not impersonate")
+            }
+            subject = PresentedToken(token: subjectToken, type: subjectType, role: .subject)
+            if let actorToken = form["actor_token"], let actorType {
+                actor = PresentedToken(token: actorToken, type: actorType, role: .actor)
+            } else {
+                actor = nil
+            }
+        }
+    }
+
+    /// Checks the validated tokens against each other and the client's policy, and issues the token.
+    private func issue(_ request: ExchangeRequest, subject: ValidatedToken, actor: ValidatedToken?, context: ExchangeContext, now: Date) throws
+        -> TokenExchangeResult {
+        let client = context.client
         try Self.checkMayAct(subject: subject, actor: actor, client: client, issuer: minter.accessTokens.issuer)
         // A delegated token exchanged by impersonation would lose its chain: whoever acted would vanish.
         guard actor != nil || subject.actors.isEmpty else {
@@ -79,19 +120,19 @@ public struct TokenExchangeGrant: Sendable {
             throw OAuthError.invalidRequest("The chain of exchanges behind the subject_token is too long for this client.",
                                             detail: "depth \(depth) over the client's \(client.exchange.maximumDepth)")
         }
-        let scope = try Self.scope(requested: requestedScope, subject: subject, client: client)
+        let scope = try Self.scope(requested: request.requestedScope, subject: subject, client: client)
         let issuedSubject = try Self.issuedSubject(subject, client: client)
         // The issued token ends no later than the subject token: it cannot outlive what it stands for.
         guard subject.expiresAt > context.now else { throw OAuthError(.invalidRequest, Self.subjectFailureDescription, detail: "subject token expired") }
         var actors = subject.actors
         if let actor { actors.insert(actor.actorIdentity, at: 0) }
         let lineage = TokenLineage(sessionID: subject.sessionID, actors: actors, derivedFrom: subject.lineage, notAfter: subject.expiresAt,
-                                   format: issuedType == .jwt ? .jwt : nil)
-        let issued = try minter.accessTokens.issue(client: client, subject: issuedSubject, scope: scope, audience: audiences, ring: ring, now: now,
-                                                   username: subject.username, lineage: lineage)
+                                   format: request.issuedType == .jwt ? .jwt : nil)
+        let issued = try minter.accessTokens.issue(client: client, subject: issuedSubject, scope: scope, audience: request.audiences, ring: context.ring,
+                                                   now: now, username: subject.username, lineage: lineage)
         // RFC 8693 §2.2.1 refresh_token: a refresh token is not issued (the exchanged token lives and dies with its subject token).
-        let response = TokenResponse(accessToken: issued, issuedTokenType: issuedType.rawValue)
-        return TokenExchangeResult(response: response, subject: subject, actor: actor, issuedTokenType: issuedType, depth: depth)
+        let response = TokenResponse(accessToken: issued, issuedTokenType: request.issuedType.rawValue)
+        return TokenExchangeResult(response: response, subject: subject, actor: actor, issuedTokenType: request.issuedType, depth: depth)
     }
 
     /// The first validator that recognises the token decides; a token none recognises is refused.
