@@ -84,6 +84,7 @@ for alg in ("RS256", "ES256"):
         results.append((f"jose_{alg}_{key}_ratio", ratio))
         if counted:
             results.append((f"jose_{alg}_{key}_instructions", counted[0]))
+            results.append((f"jose_{alg}_{key}_share", counted[1] / counted[0]))
         if key.endswith("_jws"):
             goals.append((f"{alg} {label} / openssl speed", ratio, 0.9))
 print("(instr/op: instructions of one whole operation; in OpenSSL: of them, inside EVP_PKEY_sign or EVP_PKEY_verify,\n"
