@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 RELEASE_BIN = .build/release/tessera
 
-.PHONY: all deps build release run test bench fuzz clean
+.PHONY: all deps build release run test test-ha bench fuzz clean
 
 all: build
 
@@ -25,6 +25,13 @@ test:
 	@scripts/install-deps.sh test
 	$(SWIFT) build --build-tests
 	scripts/with-test-postgres.sh scripts/run-tests.sh
+
+## make test-ha: a Patroni cluster (etcd, three synchronous PostgreSQL nodes, HAProxy, PgBouncer) on
+## loopback, two instances behind HAProxy, the primary killed under load, then a switchover.
+test-ha:
+	@scripts/install-deps.sh ha
+	$(SWIFT) build --product tessera
+	scripts/ha/run-tests.sh
 
 ## make bench: release build, then the benchmarks with their same-run references.
 bench:

@@ -44,13 +44,15 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "TesseraBench", dependencies: ["JOSE"]),
+        // In-memory twins of every store, a clock tests move by hand, and test keys: for tests only.
+        .target(name: "TestSupport", dependencies: ["OAuth", "JOSE", "PasswordHashing"]),
 
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "PostgresIntegrationTests", dependencies: ["Postgres"]),
         .testTarget(name: "JOSETests", dependencies: ["JOSE"]),
         .testTarget(name: "PasswordHashingTests", dependencies: ["PasswordHashing"]),
-        .testTarget(name: "OAuthTests", dependencies: ["OAuth", "JOSE"]),
+        .testTarget(name: "OAuthTests", dependencies: ["OAuth", "JOSE", "PasswordHashing", "TestSupport"]),
         .testTarget(name: "AuthServerTests", dependencies: ["AuthServer", "HTTPServer", "Postgres", "PostgresStorage", "OAuth", "JOSE"]),
     ],
     swiftLanguageModes: [.v6]

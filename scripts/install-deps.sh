@@ -6,6 +6,8 @@
 #   scripts/install-deps.sh test    also the Python clients of the end-to-end tests and the
 #                                   headless Chromium (with its driver) that they drive
 #   scripts/install-deps.sh bench   also wrk, nginx and valgrind (callgrind instruction counts)
+#   scripts/install-deps.sh ha      what `test` installs, and the high-availability stack of
+#                                   `make test-ha`: Patroni, etcd, PgBouncer and HAProxy
 set -euo pipefail
 mode=${1:-run}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,7 +15,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 packages=(pkg-config libssl-dev libpq-dev libargon2-dev postgresql)
 case "$mode" in
     run) ;;
-    test)
+    test|ha)
         # python3 may come from elsewhere (pyenv); ask Debian for it only when none can make a venv.
         if ! { command -v python3 >/dev/null 2>&1 && python3 -c 'import venv, ensurepip' >/dev/null 2>&1; }; then
             packages+=(python3 python3-venv)
@@ -24,9 +26,11 @@ case "$mode" in
         # The load-balanced test runs several instances behind Debian's HAProxy.
         packages+=(haproxy)
         # The TLS tests drive the server with the OpenSSL command-line client (s_client) too.
-        packages+=(openssl) ;;
+        packages+=(openssl)
+        # A three-node PostgreSQL cluster managed by Patroni (with one etcd), and a pooler.
+        if [ "$mode" = ha ]; then packages+=(patroni etcd-server pgbouncer); fi ;;
     bench) packages+=(wrk nginx-light curl python3 openssl valgrind) ;;
-    *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
+    *) echo "usage: $0 run|test|bench|ha" >&2; exit 2 ;;
 esac
 
 missing=()
@@ -46,7 +50,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ "$mode" = test ]; then
+if [ "$mode" = test ] || [ "$mode" = ha ]; then
     venv="$here/.build/venv"
     req="$here/Tests/EndToEnd/requirements.txt"
     stamp="$venv/.requirements"

@@ -7,7 +7,7 @@ extension ClientService {
     /// `application/x-www-form-urlencoded` body, decoded strictly.
     static func form(_ request: HTTPRequest, endpoint: String) throws -> TokenRequest {
         guard request.method == .POST else { throw OAuthError.invalidRequest("The \(endpoint) endpoint accepts only POST.") }
-        guard TokenEndpoint.isFormURLEncoded(request.headers["Content-Type"]) else {
+        guard request.hasFormBody else {
             throw OAuthError.invalidRequest("The request body must be application/x-www-form-urlencoded.")
         }
         return try TokenRequest(body: request.body)

@@ -1,8 +1,6 @@
 import Foundation
 import OAuth
 import PasswordHashing
-import Postgres
-import PostgresStorage
 import Synchronization
 
 /// Client authentication for this instance: the authenticator, its caches, and the
@@ -13,31 +11,39 @@ import Synchronization
 /// every cache at once, on every instance. While the notification connection is down
 /// nothing is cached, so a lost notification can never keep a stale secret alive.
 public final class ClientService: Sendable {
-    public let store: PostgresClientStore
     public let authenticator: ClientAuthenticator
     let secretCache: VerifiedSecretCache
     let registrations: CachedClientCredentialStore
     let argon2: Argon2Pool
     private let logger: Logger
-    /// Client changes announced on `tessera_clients` (nil: none, and nothing is cached).
-    private let changes: AsyncStream<PostgresListenerEvent>?
+    /// Client changes (nil: none, and nothing is cached).
+    private let changes: AsyncStream<ChangeEvent>?
     private let tasks = BackgroundTasks()
 
-    /// - Parameter outageGrace: how long after the notification connection was lost cached
-    ///   registrations may still be used, and only while PostgreSQL cannot be reached.
-    public init(pool: PostgresPool, issuer: Issuer, logger: Logger, notifications: PostgresNotificationHub?,
+    /// Argon2 for client secrets: one thread by default (Argon2 at 19 MiB, 2 passes, is memory-bound,
+    /// and a second thread would take the other core from token issuance during a flood), and a
+    /// queue that answers a flood with 503 quickly.
+    static let argon2MaxQueued = 32
+
+    /// - Parameter outageGrace: how long after the change feed was lost cached registrations may
+    ///   still be used, and only while storage cannot be reached.
+    public init(store: any ClientCredentialStore, issuer: Issuer, logger: Logger, feed: (any ChangeFeed)?,
                 argon2Parameters: Argon2Parameters = Argon2Parameters(), argon2Threads: Int = 1, outageGrace: TimeInterval = 0) {
-        store = PostgresClientStore(pool: pool)
         registrations = CachedClientCredentialStore(store: store, outageGrace: .milliseconds(Int64(outageGrace * 1_000)))
         secretCache = VerifiedSecretCache()
-        // One thread by default: Argon2 (19 MiB, 2 passes) is memory-bound, and a second
-        // thread would take the other core from token issuance during a flood.
-        argon2 = Argon2Pool(threads: argon2Threads, maxQueued: 32)
+        argon2 = Argon2Pool(threads: argon2Threads, maxQueued: Self.argon2MaxQueued)
         authenticator = ClientAuthenticator(
             store: registrations, argon2: argon2, cache: secretCache, throttle: AuthenticationThrottle(),
             assertionAudience: issuer.url, dummyHashParameters: argon2Parameters)
         self.logger = logger
-        changes = notifications?.subscribe(PostgresClientStore.channel)
+        changes = feed?.subscribe(.clients)
+    }
+
+    /// The client, when it exists and is enabled (for the browser endpoints, which name a client
+    /// without authenticating it).
+    func enabledClient(id: String) async throws -> Client? {
+        guard let client = try await registrations.credentials(clientID: id)?.client, !client.isDisabled else { return nil }
+        return client
     }
 
     public func start() {
@@ -50,7 +56,7 @@ public final class ClientService: Sendable {
             started.append(Task { [registrations, secretCache] in
                 for await event in changes {
                     switch event {
-                    case .notification(_, let clientID):
+                    case .changed(let clientID):
                         registrations.invalidate(clientID: clientID)
                         secretCache.invalidate(clientID: clientID)
                     case .connected:
@@ -75,10 +81,10 @@ public final class ClientService: Sendable {
     }
 }
 
-/// ``ClientCredentialStore`` on ``PostgresClientStore`` with a bounded in-memory cache of
-/// registrations, used only while change notifications are being received.
+/// A ``ClientCredentialStore`` with a bounded in-memory cache of registrations in front, used only
+/// while change notifications are being received.
 final class CachedClientCredentialStore: ClientCredentialStore {
-    let store: PostgresClientStore
+    let store: any ClientCredentialStore
     private let state = Mutex(State())
 
     /// A safety net: even with notifications flowing, an entry is re-read after this long.
@@ -93,14 +99,22 @@ final class CachedClientCredentialStore: ClientCredentialStore {
         var generation: UInt64 = 0
         /// When the notification connection was lost (entries are then kept only for outages).
         var disconnectedAt: ContinuousClock.Instant?
+        /// What was cached when notifications were last lost, kept after they came back for
+        /// outages only (the pool may still fail to reach PostgreSQL when the listener already
+        /// does, as after a failover behind a pooler), until `outageEntriesUntil`.
+        var outageEntries: [String: ClientCredentials] = [:]
+        var outageEntriesUntil: ContinuousClock.Instant?
     }
 
     /// How long after losing notifications a cached registration may answer while PostgreSQL is unreachable.
     let outageGrace: Duration
+    /// How long an entry is served from the cache before it is read again.
+    let lifetime: Duration
 
-    init(store: PostgresClientStore, outageGrace: Duration = .zero) {
+    init(store: any ClientCredentialStore, outageGrace: Duration = .zero, lifetime: Duration = CachedClientCredentialStore.lifetime) {
         self.store = store
         self.outageGrace = outageGrace
+        self.lifetime = lifetime
     }
 
     /// Starts caching (notifications flow: everything cached before is dropped) or stops it
@@ -110,6 +124,13 @@ final class CachedClientCredentialStore: ClientCredentialStore {
             state.isCaching = enabled
             state.generation &+= 1
             if enabled {
+                // Changes made while disconnected were not heard: nothing cached is served as
+                // current, but it may still answer for the rest of the outage grace when
+                // PostgreSQL cannot.
+                if let since = state.disconnectedAt, outageGrace > .zero {
+                    state.outageEntries = state.entries.mapValues(\.credentials)
+                    state.outageEntriesUntil = since + outageGrace
+                }
                 state.entries.removeAll()
                 state.disconnectedAt = nil
             } else {
@@ -122,6 +143,7 @@ final class CachedClientCredentialStore: ClientCredentialStore {
     func invalidate(clientID: String) {
         state.withLock { state in
             state.entries[clientID] = nil
+            state.outageEntries[clientID] = nil
             state.generation &+= 1
         }
     }
@@ -134,35 +156,42 @@ final class CachedClientCredentialStore: ClientCredentialStore {
             return (nil, state.generation)
         }
         if let cached { return cached }
-        let found: (client: Client, secrets: [(hash: String, createdAt: Date, expiresAt: Date?)])?
+        let credentials: ClientCredentials
         do {
-            found = try await store.clientWithSecrets(id: clientID)
-        } catch let error as PostgresError where error.isConnectionFailure || error.kind == .poolExhausted {
-            // PostgreSQL is unreachable: a registration cached before the outage may serve, for a bounded time.
+            guard let found = try await store.credentials(clientID: clientID) else { return nil }
+            credentials = found
+        } catch let error as StorageUnavailable {
+            // Storage is unreachable: a registration cached before the outage may serve, for a bounded time.
             if let stale = staleEntry(clientID, now: now) { return stale }
             throw error
         }
-        guard let found else { return nil }
-        let credentials = ClientCredentials(client: found.client, secrets: found.secrets.map {
-            StoredClientSecret(hash: $0.hash, createdAt: $0.createdAt, expiresAt: $0.expiresAt)
-        })
         if let generation {
             state.withLock { state in
                 guard state.isCaching, state.generation == generation else { return }
                 if state.entries.count >= Self.capacity, let victim = state.entries.min(by: { $0.value.expires < $1.value.expires })?.key {
                     state.entries[victim] = nil
                 }
-                state.entries[clientID] = (credentials, now + Self.lifetime)
+                state.entries[clientID] = (credentials, now + lifetime)
             }
         }
         return credentials
     }
 
-    /// The entry cached before notifications were lost, if the outage grace has not run out.
+    /// What may answer while PostgreSQL cannot, within the outage grace: an entry past its
+    /// lifetime while notifications flow (no change was missed), an entry cached before
+    /// notifications were lost, or one kept from before they came back.
     private func staleEntry(_ clientID: String, now: ContinuousClock.Instant) -> ClientCredentials? {
         state.withLock { state in
-            guard !state.isCaching, let since = state.disconnectedAt, now - since <= outageGrace else { return nil }
-            return state.entries[clientID]?.credentials
+            if state.isCaching, let entry = state.entries[clientID], now - entry.expires <= outageGrace {
+                return entry.credentials
+            }
+            if !state.isCaching, let since = state.disconnectedAt, now - since <= outageGrace, let entry = state.entries[clientID] {
+                return entry.credentials
+            }
+            if let until = state.outageEntriesUntil, now <= until {
+                return state.outageEntries[clientID]
+            }
+            return nil
         }
     }
 

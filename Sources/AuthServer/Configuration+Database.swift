@@ -2,76 +2,27 @@ import Foundation
 import Postgres
 
 /// How Tessera uses PostgreSQL: the pool, and the bound on every wait.
+///
+/// The values come from ``Configuration/databaseSettings``; the initial ones are placeholders.
 public struct DatabaseSettings: Sendable, Equatable {
     /// Connections (and threads) in this instance's pool.
-    public var poolSize = 8
+    public var poolSize = 0
     /// How long a request waits for a free pooled connection before 503.
-    public var poolWait: Duration = .seconds(5)
+    public var poolWait: Duration = .zero
     /// The server-side bound on each statement (`statement_timeout`).
-    public var statementTimeout: Duration = .seconds(5)
+    public var statementTimeout: Duration = .zero
     /// The server-side bound on each wait for a lock (`lock_timeout`).
-    public var lockTimeout: Duration = .seconds(2)
+    public var lockTimeout: Duration = .zero
     /// How long connecting to each host of the URL may take (libpq's `connect_timeout`, at least 2 s).
-    public var connectTimeout: Duration = .seconds(3)
+    public var connectTimeout: Duration = .zero
+    /// Whether `TESSERA_DATABASE_URL` leads to a transaction-mode pooler (PgBouncer): then no
+    /// session state is relied upon, and LISTEN and migrations use ``listenURL``.
+    public var isBehindTransactionPooler = false
+    /// A direct connection to PostgreSQL (no transaction-mode pooler) for the notification
+    /// listener and migrations; nil: `TESSERA_DATABASE_URL`.
+    public var listenURL: String?
 
-    public init() {}
-
-    /// The environment variables, in one place.
-    public enum Variable {
-        public static let poolSize = "TESSERA_DB_POOL_SIZE"
-        public static let poolWait = "TESSERA_DB_POOL_WAIT"
-        public static let statementTimeout = "TESSERA_DB_STATEMENT_TIMEOUT"
-        public static let lockTimeout = "TESSERA_DB_LOCK_TIMEOUT"
-        public static let connectTimeout = "TESSERA_DB_CONNECT_TIMEOUT"
-    }
-
-    /// Reads the settings from the environment, validating each value.
-    static func load(environment: [String: String]) throws(ConfigurationError) -> DatabaseSettings {
-        func text(_ variable: String) -> String? {
-            guard let value = environment[variable], !value.isEmpty else { return nil }
-            return value
-        }
-        func duration(_ variable: String, default fallback: Duration, range: ClosedRange<Duration>) throws(ConfigurationError) -> Duration {
-            guard let value = text(variable) else { return fallback }
-            guard let parsed = Self.duration(value), range.contains(parsed) else {
-                throw ConfigurationError(
-                    setting: variable,
-                    message: "must be a duration from \(Self.describe(range.lowerBound)) to \(Self.describe(range.upperBound)), "
-                        + "such as 5s or 500ms (got \"\(value)\")")
-            }
-            return parsed
-        }
-        var settings = DatabaseSettings()
-        if let value = text(Variable.poolSize) {
-            guard value.count <= 4, value.allSatisfy(\.isASCIIDigit), let size = Int(value), (1...1_000).contains(size) else {
-                throw ConfigurationError(setting: Variable.poolSize, message: "must be a number of connections from 1 to 1000 (got \"\(value)\")")
-            }
-            settings.poolSize = size
-        }
-        settings.poolWait = try duration(Variable.poolWait, default: settings.poolWait, range: .milliseconds(100)...(.seconds(600)))
-        settings.statementTimeout = try duration(
-            Variable.statementTimeout, default: settings.statementTimeout, range: .milliseconds(100)...(.seconds(3_600)))
-        settings.lockTimeout = try duration(Variable.lockTimeout, default: settings.lockTimeout, range: .milliseconds(100)...(.seconds(3_600)))
-        settings.connectTimeout = try duration(Variable.connectTimeout, default: settings.connectTimeout, range: .seconds(2)...(.seconds(600)))
-        return settings
-    }
-
-    /// `500ms`, or anything `DurationText` reads (`5s`, `2m`, …).
-    static func duration(_ text: String) -> Duration? {
-        if text.hasSuffix("ms") {
-            let digits = text.dropLast(2)
-            guard !digits.isEmpty, digits.count <= 9, digits.allSatisfy(\.isASCIIDigit), let value = Int64(digits) else { return nil }
-            return .milliseconds(value)
-        }
-        return DurationText.seconds(text).map { .milliseconds(Int64($0 * 1_000)) }
-    }
-
-    private static func describe(_ duration: Duration) -> String {
-        let milliseconds = duration.components.seconds * 1_000 + duration.components.attoseconds / 1_000_000_000_000_000
-        return milliseconds % 1_000 == 0 ? "\(milliseconds / 1_000)s" : "\(milliseconds)ms"
-    }
-
-    /// Applies the bounds to a libpq configuration.
+    /// Applies the bounds to a libpq configuration (not the pooler: see its callers).
     func apply(to configuration: inout PostgresConfiguration) {
         configuration.statementTimeout = statementTimeout
         configuration.lockTimeout = lockTimeout
@@ -80,12 +31,83 @@ public struct DatabaseSettings: Sendable, Equatable {
     }
 }
 
+extension Configuration.SettingValue where Value == Bool {
+    /// `none` or `transaction`: whether a transaction-mode pooler stands between Tessera and PostgreSQL.
+    static var pooler: Self {
+        Self(valueName: "mode", accepts: "`none` or `transaction`") { text throws(ValueError) in
+            switch text {
+            case "none": return false
+            case "transaction": return true
+            default: throw ValueError("must be none or transaction")
+            }
+        }
+    }
+}
+
 extension Configuration {
+    /// LISTEN is session state: through a transaction-mode pooler it would be lost.
+    static let databaseSettingChecks: [SettingCheck] = [
+        SettingCheck(\.database.listenURL) { configuration in
+            configuration.database.isBehindTransactionPooler && configuration.database.listenURL == nil
+                ? "is required with TESSERA_DB_POOLER=transaction: LISTEN and migrations need a direct connection to PostgreSQL" : nil
+        },
+    ]
+
+    /// Where PostgreSQL is, and the bounds on every wait for it.
+    static let databaseSettings: [Setting] = [
+        Setting("TESSERA_DATABASE_URL", \.databaseURL, .postgresURL, default: .unset("libpq's `PG*` variables"),
+                example: "postgresql://tessera@db.example.com/tessera", group: .database, "the database"),
+        Setting("TESSERA_DB_POOL_SIZE", \.database.poolSize,
+                .wholeNumber(1...1_000, requirement: "must be a number of connections from 1 to 1000"), default: .value("8"), example: "20",
+                group: .database, "PostgreSQL connections of this instance's pool"),
+        Setting("TESSERA_DB_POOL_WAIT", \.database.poolWait, .preciseDuration(.milliseconds(100)...(.seconds(600))),
+                default: .value("5s"), example: "1500ms", group: .database,
+                "how long a request waits for a free pooled connection before `503`"),
+        Setting("TESSERA_DB_STATEMENT_TIMEOUT", \.database.statementTimeout,
+                .preciseDuration(.milliseconds(100)...(.seconds(3_600))), default: .value("5s"), example: "10s", group: .database,
+                "PostgreSQL's `statement_timeout` for every statement; the client cancels a statement not answered 2 s later, "
+                    + "and drops a connection that does not answer the cancel either"),
+        Setting("TESSERA_DB_LOCK_TIMEOUT", \.database.lockTimeout,
+                .preciseDuration(.milliseconds(100)...(.seconds(3_600))), default: .value("2s"), example: "500ms", group: .database,
+                "PostgreSQL's `lock_timeout`: the longest wait for a row or table lock"),
+        Setting("TESSERA_DB_CONNECT_TIMEOUT", \.database.connectTimeout,
+                .preciseDuration(.seconds(2)...(.seconds(600))), default: .value("3s"), example: "10s", group: .database,
+                "how long connecting to each host of the URL may take"),
+        Setting("TESSERA_DB_POOLER", \.database.isBehindTransactionPooler, .pooler, default: .value("none"), example: "transaction",
+                group: .database,
+                "`transaction` when `TESSERA_DATABASE_URL` leads to a transaction-mode pooler (PgBouncer): nothing is kept in a "
+                    + "session (timeouts are set per transaction), and LISTEN and migrations use `TESSERA_LISTEN_DATABASE_URL`"),
+        Setting("TESSERA_LISTEN_DATABASE_URL", \.database.listenURL, .postgresURL, default: .unset("`TESSERA_DATABASE_URL`"),
+                example: "postgresql://tessera@db-primary.example.com/tessera", group: .database,
+                "a direct connection to PostgreSQL (no transaction-mode pooler) for the notification listener and migrations; "
+                    + "required with `TESSERA_DB_POOLER=transaction`"),
+        Setting("TESSERA_OUTAGE_GRACE", \.outageGrace, .duration(0...86_400, example: "5m"), default: .value("5m"),
+                example: "0", group: .database,
+                "while PostgreSQL is unreachable, how long cached client registrations and the revocation set may still answer "
+                    + "(`0`: not at all)"),
+        Setting("TESSERA_JANITOR_INTERVAL", \.janitorInterval, .duration(1...86_400, example: "5m"),
+                default: .value("5m"), example: "1m", group: .database, "how often expired rows are deleted (by one instance at a time)"),
+    ]
+
     /// Where and how to reach PostgreSQL: `TESSERA_DATABASE_URL` (or libpq's `PG*` variables)
     /// with the bounds of ``DatabaseSettings``.
+    ///
+    /// A multi-host URL (`postgresql://h1,h2,h3/db?target_session_attrs=read-write`) reaches
+    /// whichever host is the primary; after a failover each connection finds the new one.
     public func postgresConfiguration() throws -> PostgresConfiguration {
         var configuration: PostgresConfiguration = try databaseURL.map { try .url($0) } ?? .environment()
         database.apply(to: &configuration)
+        configuration.isBehindTransactionPooler = database.isBehindTransactionPooler
+        return configuration
+    }
+
+    /// A direct connection to PostgreSQL, for LISTEN and migrations: `TESSERA_LISTEN_DATABASE_URL`,
+    /// else `main` (the pool's own configuration, which then has no pooler in front).
+    public func directPostgresConfiguration(default main: PostgresConfiguration) throws -> PostgresConfiguration {
+        guard let url = database.listenURL else { return main }
+        var configuration = try PostgresConfiguration.url(url)
+        database.apply(to: &configuration)
+        configuration.applicationName = main.applicationName
         return configuration
     }
 

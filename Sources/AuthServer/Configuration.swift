@@ -4,9 +4,12 @@ import PasswordHashing
 
 /// Tessera's run-time configuration, read once at start-up.
 ///
-/// Every setting comes from an environment variable and can be overridden by the
-/// matching command-line flag. A bad value fails at start with one line naming the
-/// setting; nothing is validated lazily later.
+/// Every setting is declared once, as an entry of ``settings`` (Configuration+Settings.swift and the
+/// `Configuration+*.swift` files of each concern): its environment variable, its flag, its default,
+/// its parser with its range, and what it means. ``load(environment:arguments:)``, the `--help`
+/// of `tessera serve` and `tessera dev`, and the README's settings table all come from there.
+/// A flag wins over its variable, which wins over the default; a bad value fails at start with
+/// one line naming the setting, and nothing is validated lazily later.
 public struct Configuration: Sendable, Equatable {
     /// Where PostgreSQL is: a `postgres://` URL, or nil to use libpq's own `PG*` variables.
     public var databaseURL: String?
@@ -25,63 +28,70 @@ public struct Configuration: Sendable, Equatable {
     /// The least severe operational log level written.
     public var logLevel: LogLevel
     /// Access-token lifetime for clients without one of their own.
-    public var accessTokenTTL: TimeInterval = 600
+    public var accessTokenTTL: TimeInterval
     /// Authorization-code lifetime (RFC 6749 §4.1.2: "A maximum authorization code lifetime of 10 minutes is RECOMMENDED").
-    public var codeTTL: TimeInterval = 60
+    public var codeTTL: TimeInterval
     /// How long a browser login session lasts from sign-in.
-    public var sessionTTL: TimeInterval = 12 * 3_600
+    public var sessionTTL: TimeInterval
     /// ID-token lifetime.
-    public var idTokenTTL: TimeInterval = 3_600
+    public var idTokenTTL: TimeInterval
     /// The management listener: `/metrics`, `/healthz` and `/readyz`, on loopback by default so that
     /// key ids and pool and Argon2 statistics are not public; nil (`off`): no metrics at all.
-    public var adminListen: ListenAddress? = Configuration.defaultAdminListen
-
-    /// The management listener's default address: loopback, its own port.
-    public static let defaultAdminListen = ListenAddress(host: "127.0.0.1", port: 9464)
+    public var adminListen: ListenAddress?
     /// Proxies whose `X-Forwarded-For` is believed; nobody else's is.
-    public var trustedProxies: [IPNetwork] = []
+    public var trustedProxies: [IPNetwork]
     /// Token-bucket rates in requests per second (bursts of twice as many); 0 turns a limit off.
+    /// The values come from ``Configuration/settings``; the initial ones are placeholders.
     public struct RateLimitSettings: Sendable, Equatable {
         /// Per client at the token endpoint.
-        public var token: Double = 100
+        public var token: Double = 0
         /// Per client at the introspection endpoint.
-        public var introspection: Double = 2_000
+        public var introspection: Double = 0
         /// Per client at the revocation endpoint.
-        public var revocation: Double = 50
+        public var revocation: Double = 0
         /// Per source address: failed token-endpoint requests.
-        public var tokenFailures: Double = 10
+        public var tokenFailures: Double = 0
         /// Per source address: the browser pages (authorize, login, consent, logout).
-        public var browser: Double = 20
-        public init() {}
+        public var browser: Double = 0
     }
     public var rateLimits = RateLimitSettings()
     /// While PostgreSQL is unreachable, how long what an instance had cached (client registrations,
     /// the revocation set) may still answer; 0: not at all.
-    public var outageGrace: TimeInterval = 300
+    public var outageGrace: TimeInterval
     /// How often expired rows are deleted (by one instance at a time).
-    public var janitorInterval: TimeInterval = 300
+    public var janitorInterval: TimeInterval
     /// Refresh-token idle lifetime for clients without their own: unused this long, a token expires.
-    public var refreshIdleTTL: TimeInterval = 7 * 86_400
+    public var refreshIdleTTL: TimeInterval
     /// Refresh-token family lifetime for clients without their own, however often it rotates.
-    public var refreshAbsoluteTTL: TimeInterval = 30 * 86_400
+    public var refreshAbsoluteTTL: TimeInterval
     /// Argon2id cost of newly hashed client secrets and passwords (OWASP's recommended
     /// minimum by default: 19 MiB, 2 passes, 1 lane). Existing hashes keep their own.
-    public var argon2: Argon2Parameters = Argon2Parameters()
+    public var argon2 = Argon2Parameters()
     /// The HTTP server's own settings (Configuration+HTTP.swift).
     public var http = HTTPSettings()
     /// The database pool and the bounds on every wait for PostgreSQL (Configuration+Database.swift).
     public var database = DatabaseSettings()
 
-    public init(databaseURL: String? = nil, issuer: Issuer, listen: ListenAddress, keysDirectory: String = "./Keys",
-                kekFile: String? = nil, keyRotationPeriod: TimeInterval = 30 * 86_400, jwksMaxAge: TimeInterval = 600, logLevel: LogLevel = .info) {
-        self.jwksMaxAge = jwksMaxAge
-        self.databaseURL = databaseURL
-        self.issuer = issuer
-        self.listen = listen
-        self.keysDirectory = keysDirectory
-        self.kekFile = kekFile
-        self.keyRotationPeriod = keyRotationPeriod
-        self.logLevel = logLevel
+    /// Placeholders only: ``load(environment:arguments:)`` gives every setting its value.
+    private init() {
+        databaseURL = nil
+        issuer = Issuer(placeholder: ())
+        listen = ListenAddress(host: "0.0.0.0", port: 0)
+        keysDirectory = ""
+        kekFile = nil
+        keyRotationPeriod = 0
+        jwksMaxAge = 0
+        logLevel = .info
+        accessTokenTTL = 0
+        codeTTL = 0
+        sessionTTL = 0
+        idTokenTTL = 0
+        adminListen = nil
+        trustedProxies = []
+        outageGrace = 0
+        janitorInterval = 0
+        refreshIdleTTL = 0
+        refreshAbsoluteTTL = 0
     }
 
     /// The path of the key-encryption key file.
@@ -100,170 +110,102 @@ public struct Configuration: Sendable, Equatable {
     /// The longest lifetime any token signed with a signing key can have.
     public var maxSignedTokenLifetime: TimeInterval { max(Self.maxAccessTokenTTL, accessTokenTTL, idTokenTTL) }
 
-    /// The names of the environment variables, in one place.
-    public enum Variable {
-        public static let databaseURL = "TESSERA_DATABASE_URL"
-        public static let issuer = "TESSERA_ISSUER"
-        public static let listen = "TESSERA_LISTEN"
-        public static let keysDirectory = "TESSERA_KEYS_DIR"
-        public static let logLevel = "TESSERA_LOG_LEVEL"
-        public static let kekFile = "TESSERA_KEK_FILE"
-        public static let keyRotationPeriod = "TESSERA_KEY_ROTATION_PERIOD"
-        public static let jwksMaxAge = "TESSERA_JWKS_MAX_AGE"
-        public static let accessTokenTTL = "TESSERA_ACCESS_TOKEN_TTL"
-        public static let codeTTL = "TESSERA_CODE_TTL"
-        public static let sessionTTL = "TESSERA_SESSION_TTL"
-        public static let idTokenTTL = "TESSERA_ID_TOKEN_TTL"
-        public static let refreshIdleTTL = "TESSERA_REFRESH_IDLE_TTL"
-        public static let janitorInterval = "TESSERA_JANITOR_INTERVAL"
-        public static let adminListen = "TESSERA_ADMIN_LISTEN"
-        public static let outageGrace = "TESSERA_OUTAGE_GRACE"
-        public static let rateLimitToken = "TESSERA_RATE_LIMIT_TOKEN"
-        public static let rateLimitIntrospection = "TESSERA_RATE_LIMIT_INTROSPECTION"
-        public static let rateLimitRevocation = "TESSERA_RATE_LIMIT_REVOCATION"
-        public static let rateLimitTokenFailures = "TESSERA_RATE_LIMIT_TOKEN_FAILURES"
-        public static let rateLimitBrowser = "TESSERA_RATE_LIMIT_BROWSER"
-        public static let trustedProxies = "TESSERA_TRUSTED_PROXIES"
-        public static let refreshAbsoluteTTL = "TESSERA_REFRESH_ABSOLUTE_TTL"
-        public static let argon2Memory = "TESSERA_ARGON2_MEMORY_KIB"
-        public static let argon2Iterations = "TESSERA_ARGON2_ITERATIONS"
-        public static let argon2Parallelism = "TESSERA_ARGON2_PARALLELISM"
-    }
-
     /// The longest access-token lifetime, globally or per client.
     public static let maxAccessTokenTTL = TimeInterval(AccessTokenIssuer.maximumLifetime)
 
-    /// Values given on the command line; each wins over its environment variable.
-    public struct Overrides: Sendable {
-        public var databaseURL: String?
-        public var issuer: String?
-        public var listen: String?
-        public var keysDirectory: String?
-        public var logLevel: String?
-        public var kekFile: String?
-        public var keyRotationPeriod: String?
-        public var jwksMaxAge: String?
-        public var accessTokenTTL: String?
-        public init(databaseURL: String? = nil, issuer: String? = nil, listen: String? = nil, keysDirectory: String? = nil, logLevel: String? = nil,
-                    kekFile: String? = nil, keyRotationPeriod: String? = nil, jwksMaxAge: String? = nil, accessTokenTTL: String? = nil) {
-            self.jwksMaxAge = jwksMaxAge
-            self.accessTokenTTL = accessTokenTTL
-            self.kekFile = kekFile
-            self.keyRotationPeriod = keyRotationPeriod
-            self.databaseURL = databaseURL
-            self.issuer = issuer
-            self.listen = listen
-            self.keysDirectory = keysDirectory
-            self.logLevel = logLevel
-        }
+    /// Resolves every setting from its flag in `arguments` (``flagValues(_:)``), else its
+    /// environment variable (an empty one counts as unset), else its default, in the order of
+    /// ``settings``; derived defaults come last, so they see every other setting. Then runs
+    /// ``settingChecks``, the rules between settings.
+    public static func load(environment: [String: String], arguments: [String] = []) throws(ConfigurationError) -> Configuration {
+        try load(environment: environment, arguments: arguments, settings: settings, checks: settingChecks)
     }
 
-    /// Resolves flags, then environment variables, then defaults, validating each value.
-    public static func load(environment: [String: String], overrides: Overrides = Overrides()) throws(ConfigurationError) -> Configuration {
-        func value(_ flag: String?, _ variable: String) -> String? {
-            if let flag { return flag }
-            if let env = environment[variable], !env.isEmpty { return env }
-            return nil
+    /// ``load(environment:arguments:)`` with another table.
+    static func load(environment: [String: String], arguments: [String], settings: [Setting],
+                     checks: [SettingCheck]) throws(ConfigurationError) -> Configuration {
+        let flags: [String: String]
+        do { flags = try flagValues(arguments, settings: settings) } catch {
+            throw ConfigurationError(setting: error.argument, message: error.message)
         }
-        let databaseURL = value(overrides.databaseURL, Variable.databaseURL)
-        if let databaseURL, !(databaseURL.hasPrefix("postgres://") || databaseURL.hasPrefix("postgresql://")) {
-            throw ConfigurationError(setting: Variable.databaseURL, message: "must be a postgres:// or postgresql:// URL")
-        }
-        let listenText = value(overrides.listen, Variable.listen) ?? "127.0.0.1:8080"
-        let listen: ListenAddress
-        do { listen = try ListenAddress(parsing: listenText) } catch {
-            throw ConfigurationError(setting: Variable.listen, message: "\(error.reason) (got \"\(listenText)\")")
-        }
-        let issuerText = value(overrides.issuer, Variable.issuer) ?? "http://\(listen.urlAuthority)"
-        let issuer: Issuer
-        do { issuer = try Issuer(parsing: issuerText) } catch {
-            throw ConfigurationError(setting: Variable.issuer, message: "\(error.reason) (got \"\(issuerText)\")")
-        }
-        let keysDirectory = value(overrides.keysDirectory, Variable.keysDirectory) ?? "./Keys"
-        let levelText = value(overrides.logLevel, Variable.logLevel) ?? "info"
-        guard let logLevel = LogLevel(rawValue: levelText.lowercased()) else {
-            throw ConfigurationError(setting: Variable.logLevel, message: "must be one of \(LogLevel.allCases.map(\.rawValue).joined(separator: ", ")) (got \"\(levelText)\")")
-        }
-        let kekFile = value(overrides.kekFile, Variable.kekFile)
-        let periodText = value(overrides.keyRotationPeriod, Variable.keyRotationPeriod) ?? "30d"
-        guard let period = DurationText.seconds(periodText), period > 0 else {
-            throw ConfigurationError(setting: Variable.keyRotationPeriod, message: "must be a duration such as 30d, 12h, 90m or 3600s (got \"\(periodText)\")")
-        }
-        let maxAgeText = value(overrides.jwksMaxAge, Variable.jwksMaxAge) ?? "10m"
-        guard let maxAge = DurationText.seconds(maxAgeText), maxAge > 0 else {
-            throw ConfigurationError(setting: Variable.jwksMaxAge, message: "must be a duration such as 10m or 600s (got \"\(maxAgeText)\")")
-        }
-        var configuration = Configuration(databaseURL: databaseURL, issuer: issuer, listen: listen, keysDirectory: keysDirectory,
-                                          kekFile: kekFile, keyRotationPeriod: period, jwksMaxAge: maxAge, logLevel: logLevel)
-        let ttlText = value(overrides.accessTokenTTL, Variable.accessTokenTTL) ?? "10m"
-        guard let ttl = DurationText.seconds(ttlText), ttl >= 1, ttl <= maxAccessTokenTTL else {
-            throw ConfigurationError(setting: Variable.accessTokenTTL, message: "must be a duration from 1s to 24h, such as 10m (got \"\(ttlText)\")")
-        }
-        configuration.accessTokenTTL = ttl
-        func duration(_ variable: String, default fallback: String, range: ClosedRange<TimeInterval>, example: String) throws(ConfigurationError) -> TimeInterval {
-            let text = value(nil, variable) ?? fallback
-            guard let seconds = DurationText.seconds(text), range.contains(seconds) else {
-                throw ConfigurationError(setting: variable, message: "must be a duration from \(Int(range.lowerBound))s to \(Int(range.upperBound))s, such as \(example) (got \"\(text)\")")
+        var configuration = Configuration()
+        func apply(_ setting: Setting, _ text: String) throws(ConfigurationError) {
+            do { try setting.apply(text, &configuration) } catch {
+                throw ConfigurationError(setting: setting.variable, message: error.reason)
             }
-            return seconds
         }
-        configuration.codeTTL = try duration(Variable.codeTTL, default: "60s", range: 1...600, example: "60s")
-        configuration.sessionTTL = try duration(Variable.sessionTTL, default: "12h", range: 60...(30 * 86_400), example: "12h")
-        configuration.idTokenTTL = try duration(Variable.idTokenTTL, default: "1h", range: 60...86_400, example: "1h")
-        if let text = value(nil, Variable.adminListen) {
-            if text == "off" {
-                configuration.adminListen = nil
+        var derived: [(Setting, @Sendable (Configuration) -> String)] = []
+        for setting in settings {
+            if let flag = flags[setting.flag] {
+                try apply(setting, flag)
+            } else if let variable = environment[setting.variable], !variable.isEmpty {
+                try apply(setting, variable)
             } else {
-                do { configuration.adminListen = try ListenAddress(parsing: text) } catch {
-                    throw ConfigurationError(setting: Variable.adminListen, message: "\(error.reason), or off (got \"\(text)\")")
+                switch setting.defaultValue {
+                case .value(let fallback): try apply(setting, fallback)
+                case .derived(_, let derive): derived.append((setting, derive))
+                case .unset: break
                 }
             }
         }
-        func rate(_ variable: String, default fallback: Double) throws(ConfigurationError) -> Double {
-            guard let text = value(nil, variable) else { return fallback }
-            guard let parsed = Double(text), parsed >= 0, parsed <= 1_000_000, parsed.isFinite else {
-                throw ConfigurationError(setting: variable, message: "must be requests per second, 0 (no limit) to 1000000 (got \"\(text)\")")
-            }
-            return parsed
+        for (setting, derive) in derived {
+            try apply(setting, derive(configuration))
         }
-        let defaultRates = RateLimitSettings()
-        configuration.rateLimits.token = try rate(Variable.rateLimitToken, default: defaultRates.token)
-        configuration.rateLimits.introspection = try rate(Variable.rateLimitIntrospection, default: defaultRates.introspection)
-        configuration.rateLimits.revocation = try rate(Variable.rateLimitRevocation, default: defaultRates.revocation)
-        configuration.rateLimits.tokenFailures = try rate(Variable.rateLimitTokenFailures, default: defaultRates.tokenFailures)
-        configuration.rateLimits.browser = try rate(Variable.rateLimitBrowser, default: defaultRates.browser)
-        if let text = value(nil, Variable.trustedProxies) {
-            for item in text.split(whereSeparator: { $0 == "," || $0 == " " }) {
-                do { configuration.trustedProxies.append(try IPNetwork(parsing: String(item))) } catch {
-                    throw ConfigurationError(setting: Variable.trustedProxies, message: "\(error.reason); give IP addresses or networks such as 10.0.0.0/8, separated by commas")
-                }
-            }
-        }
-        configuration.outageGrace = try duration(Variable.outageGrace, default: "5m", range: 0...86_400, example: "5m")
-        configuration.janitorInterval = try duration(Variable.janitorInterval, default: "5m", range: 1...86_400, example: "5m")
-        configuration.refreshIdleTTL = try duration(Variable.refreshIdleTTL, default: "7d", range: 60...(365 * 86_400), example: "7d")
-        configuration.refreshAbsoluteTTL = try duration(Variable.refreshAbsoluteTTL, default: "30d", range: 60...(365 * 86_400), example: "30d")
-        func number(_ variable: String, default fallback: UInt32) throws(ConfigurationError) -> UInt32 {
-            guard let text = value(nil, variable) else { return fallback }
-            guard text.count <= 9, text.allSatisfy(\.isASCIIDigit), let parsed = UInt32(text) else {
-                throw ConfigurationError(setting: variable, message: "must be a positive whole number (got \"\(text)\")")
-            }
-            return parsed
-        }
-        let defaults = Argon2Parameters()
-        configuration.argon2 = Argon2Parameters(
-            memoryKiB: try number(Variable.argon2Memory, default: defaults.memoryKiB),
-            iterations: try number(Variable.argon2Iterations, default: defaults.iterations),
-            parallelism: try number(Variable.argon2Parallelism, default: defaults.parallelism))
-        do { try configuration.argon2.validate() } catch {
-            throw ConfigurationError(setting: Variable.argon2Memory, message: "Argon2id parameters are not usable: \(error)")
-        }
-        configuration.http = try HTTPSettings.load { value(nil, $0) }
-        configuration.database = try DatabaseSettings.load(environment: environment)
-        if let problem = configuration.keyLifecyclePolicy.problem {
-            throw ConfigurationError(setting: Variable.keyRotationPeriod, message: problem)
+        for check in checks {
+            try check.run(&configuration)
         }
         return configuration
+    }
+
+    /// The value of each setting flag in `arguments` (`--flag VALUE` or `--flag=VALUE`; the last of
+    /// a repeated flag wins), keyed by the flag's name without dashes. Values are checked by ``load(environment:arguments:)``.
+    public static func flagValues(_ arguments: [String]) throws(FlagError) -> [String: String] {
+        try flagValues(arguments, settings: settings)
+    }
+
+    static func flagValues(_ arguments: [String], settings: [Setting]) throws(FlagError) -> [String: String] {
+        var values: [String: String] = [:]
+        var remaining = arguments[...]
+        while let argument = remaining.popFirst() {
+            guard argument.hasPrefix("--"), argument.count > 2 else {
+                throw FlagError(argument: argument, message: "is not a setting flag (settings are given as --flag VALUE)")
+            }
+            let name: Substring
+            let value: String
+            if let equals = argument.firstIndex(of: "=") {
+                name = argument[argument.index(argument.startIndex, offsetBy: 2)..<equals]
+                value = String(argument[argument.index(after: equals)...])
+            } else {
+                name = argument.dropFirst(2)
+                guard let next = remaining.first, !next.hasPrefix("--") else {
+                    throw FlagError(argument: argument, message: "needs a value")
+                }
+                value = next
+                remaining = remaining.dropFirst()
+            }
+            guard let setting = settings.first(where: { $0.flag == name }) else {
+                throw FlagError(argument: "--\(name)", message: "is not a setting (see --help)")
+            }
+            values[setting.flag] = value
+        }
+        return values
+    }
+
+    /// A command-line argument that is not a setting flag with its value.
+    public struct FlagError: Error, CustomStringConvertible, Sendable, Equatable {
+        /// The argument as given (`--no-such-flag`).
+        public let argument: String
+        public let message: String
+        public var description: String { "\(argument) \(message)" }
+    }
+}
+
+extension Issuer {
+    /// A value no one reads: ``Configuration``'s own before its issuer setting is applied.
+    fileprivate init(placeholder: Void) {
+        url = ""
+        isHTTPS = false
+        origin = ""
     }
 }
 
@@ -311,5 +253,31 @@ public enum DurationText {
         }
         guard !digits.isEmpty, digits.allSatisfy(\.isASCIIDigit), digits.count <= 9, let number = Int(digits) else { return nil }
         return TimeInterval(number) * unit
+    }
+
+    /// `500ms`, or anything ``seconds(_:)`` reads (`5s`, `2m`, …), as a `Duration`.
+    public static func duration(_ text: String) -> Duration? {
+        if text.hasSuffix("ms") {
+            let digits = text.dropLast(2)
+            guard !digits.isEmpty, digits.count <= 9, digits.allSatisfy(\.isASCIIDigit), let value = Int64(digits) else { return nil }
+            return .milliseconds(value)
+        }
+        return seconds(text).map { .milliseconds(Int64($0 * 1_000)) }
+    }
+
+    /// Whole seconds in the largest unit that divides them (`90m`, `24h`, `30d`, `0s`).
+    public static func text(seconds: TimeInterval) -> String {
+        let whole = Int(seconds)
+        // Days from two on: 24h reads better than 1d.
+        for (unit, length) in [("d", 86_400), ("h", 3_600), ("m", 60)] where whole != 0 && whole % length == 0 && !(unit == "d" && whole == length) {
+            return "\(whole / length)\(unit)"
+        }
+        return "\(whole)s"
+    }
+
+    /// A duration in seconds when whole (`5s`, `600s`), else in milliseconds (`100ms`).
+    public static func text(_ duration: Duration) -> String {
+        let milliseconds = duration.components.seconds * 1_000 + duration.components.attoseconds / 1_000_000_000_000_000
+        return milliseconds % 1_000 == 0 ? "\(milliseconds / 1_000)s" : "\(milliseconds)ms"
     }
 }

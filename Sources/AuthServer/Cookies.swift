@@ -13,7 +13,7 @@ struct Cookies: Sendable {
     var session: String { name("tessera_session") }
     /// Binds pending authorization requests (and so their forms) to the browser that started them.
     var browser: String { name("tessera_browser") }
-    /// Marks a browser that has signed in to an account before (see ``BrowserLogin/isKnownDevice(_:userID:)``).
+    /// Marks a browser that has signed in to an account before (see ``PasswordLogin/isKnownDevice(_:userID:)``).
     var device: String { name("tessera_device") }
 
     private func name(_ base: String) -> String { isSecure ? "__Host-" + base : base }

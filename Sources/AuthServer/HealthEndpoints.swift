@@ -1,9 +1,9 @@
 import HTTPServer
-import Postgres
 
-/// `GET /healthz` (the process is alive) and `GET /readyz` (it can serve: PostgreSQL answers).
+/// `GET /healthz` (the process is alive) and `GET /readyz` (it can serve: storage answers).
 struct HealthEndpoints: Sendable {
-    let pool: PostgresPool
+    /// Whether storage answers now, within a bound of its own.
+    let isStorageReady: @Sendable () async -> Bool
 
     private static let alive = Array(#"{"status":"ok"}"#.utf8)
     private static let ready = Array(#"{"status":"ready"}"#.utf8)
@@ -14,7 +14,7 @@ struct HealthEndpoints: Sendable {
     }
 
     func readiness(_ request: HTTPRequest) async -> HTTPResponse {
-        if await pool.ping() {
+        if await isStorageReady() {
             return HTTPResponse(status: .ok, headers: Self.headers, body: Self.ready)
         }
         var headers = Self.headers

@@ -2,8 +2,6 @@ import Foundation
 import HTTPServer
 import JOSE
 import OAuth
-import Postgres
-import PostgresStorage
 
 /// `POST /introspect` (RFC 7662): resource servers ask whether a token is active and what it says.
 ///
@@ -18,7 +16,7 @@ struct IntrospectionEndpoint: Sendable {
     let verifier: AccessTokenVerifier
     let revocations: RevocationService
     let usernames: UsernameCache
-    let refreshTokens: PostgresRefreshTokenStore
+    let refreshTokens: any RefreshTokenStore
     let logger: Logger
     let audit: AuditLog
     let limits: RateLimits
@@ -27,12 +25,8 @@ struct IntrospectionEndpoint: Sendable {
     static let inactive = Array("{\"active\":false}".utf8)
 
     func introspect(_ request: HTTPRequest) async -> HTTPResponse {
-        do {
-            return try await handle(request)
-        } catch {
-            let mapped = OAuthErrorResponse.map(error)
-            logger.info("introspection refused", ["error": mapped.code.rawValue, "detail": mapped.detail ?? "", "remote": request.remoteAddress])
-            return OAuthErrorResponse.response(for: error, authorizationScheme: TokenEndpoint.authorizationScheme(request))
+        await ErrorResponses.json("introspection", request, logger: logger, authorizationScheme: TokenEndpoint.authorizationScheme(request)) {
+            try await handle(request)
         }
     }
 
@@ -56,10 +50,10 @@ struct IntrospectionEndpoint: Sendable {
         // right but that may introspect no audience is told nothing, and is not told its credentials failed.
         guard !caller.introspectableAudiences.isEmpty else {
             logger.info("introspection by a client without introspect audiences", ["client_id": caller.id, "remote": request.remoteAddress])
-            return HTTPResponse(status: .ok, headers: OAuthErrorResponse.noStoreJSON, body: Self.inactive)
+            return HTTPResponse(status: .ok, headers: ErrorResponses.noStoreJSON, body: Self.inactive)
         }
         let body = try await answer(token, caller: caller)
-        return HTTPResponse(status: .ok, headers: OAuthErrorResponse.noStoreJSON, body: body)
+        return HTTPResponse(status: .ok, headers: ErrorResponses.noStoreJSON, body: body)
     }
 
     /// The response body for `token` as `caller` may see it.
@@ -76,7 +70,7 @@ struct IntrospectionEndpoint: Sendable {
         if username == nil && claims.subject != claims.clientID {
             do {
                 username = try await usernames.username(subject: claims.subject)
-            } catch let error as PostgresError where error.isConnectionFailure || error.kind == .poolExhausted {
+            } catch is StorageUnavailable {
                 // During a database outage the answer is still given, without the optional username.
                 username = nil
             }
@@ -87,7 +81,7 @@ struct IntrospectionEndpoint: Sendable {
     /// A refresh token is active only to the client it was issued to, while its family is live
     /// and it has not been rotated.
     private func refreshTokenAnswer(_ token: String, caller: Client) async throws -> [UInt8] {
-        guard let status = try await refreshTokens.status(tokenHash: AuthorizationCode.hash(token)),
+        guard let status = try await refreshTokens.status(tokenDigest: TokenDigest.of(token)),
               status.family.clientID == caller.id, status.isActive else { return Self.inactive }
         let family = status.family
         let claims = AccessTokenClaims(

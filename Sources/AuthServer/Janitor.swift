@@ -1,15 +1,15 @@
 import Foundation
-import PostgresStorage
+import OAuth
 
-/// Runs ``PostgresJanitor`` sweeps periodically on this instance (the sweep itself makes sure
-/// only one instance works at a time).
+/// Runs storage's sweeps of expired records periodically on this instance (the sweep itself makes
+/// sure only one instance works at a time).
 final class Janitor: Sendable {
-    let store: PostgresJanitor
+    let store: any ExpiredRecordSweeper
     let interval: TimeInterval
     private let logger: Logger
     private let tasks = BackgroundTasks()
 
-    init(store: PostgresJanitor, interval: TimeInterval, logger: Logger) {
+    init(store: any ExpiredRecordSweeper, interval: TimeInterval, logger: Logger) {
         self.store = store
         self.interval = interval
         self.logger = logger

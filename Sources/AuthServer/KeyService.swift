@@ -1,8 +1,6 @@
 import Foundation
 import JOSE
 import OAuth
-import Postgres
-import PostgresStorage
 import Synchronization
 
 /// Keeps this instance's ``KeyRing`` current and drives automatic rotation.
@@ -16,8 +14,8 @@ public final class KeyService: Sendable {
     private let logger: Logger
     private let state: Mutex<Snapshot>
     private let tasks = BackgroundTasks()
-    /// Key changes announced on `tessera_keys` (nil: none, the periodic reload only).
-    private let changes: AsyncStream<PostgresListenerEvent>?
+    /// Key changes (nil: none, the periodic reload only).
+    private let changes: AsyncStream<ChangeEvent>?
 
     /// How often the lifecycle is checked and the keys reloaded even without a notification.
     public let maintenanceInterval: Duration
@@ -32,14 +30,14 @@ public final class KeyService: Sendable {
     /// - Parameter audit: where a rotation made by this instance is recorded (nil: nowhere).
     private let audit: AuditLog?
 
-    public init(manager: KeyManager, logger: Logger, notifications: PostgresNotificationHub?, maintenanceInterval: Duration = .seconds(30),
+    public init(manager: KeyManager, logger: Logger, feed: (any ChangeFeed)?, maintenanceInterval: Duration = .seconds(30),
                 audit: AuditLog? = nil) {
         self.audit = audit
         self.manager = manager
         self.logger = logger
         self.maintenanceInterval = maintenanceInterval
         self.state = Mutex(Self.snapshot(.empty))
-        self.changes = notifications?.subscribe(PostgresSigningKeyStore.channel)
+        self.changes = feed?.subscribe(.signingKeys)
     }
 
     public var current: Snapshot { state.withLock { $0 } }
@@ -52,8 +50,8 @@ public final class KeyService: Sendable {
             try await reload()
         } catch let error as KeyEncryptionKeyError {
             throw error
-        } catch let error as PostgresError {
-            logger.warning("signing keys not loaded yet: database unavailable", ["error": error.message])
+        } catch let error as StorageUnavailable {
+            logger.warning("signing keys not loaded yet: database unavailable", ["error": error.detail])
         }
     }
 
@@ -71,7 +69,7 @@ public final class KeyService: Sendable {
             started.append(Task { [weak self] in
                 for await event in changes {
                     switch event {
-                    case .notification, .connected:
+                    case .changed, .connected:
                         // After a reconnect a notification may have been missed: reload too.
                         await self?.reloadLogged()
                     default:

@@ -2,41 +2,41 @@ import Foundation
 import HTTPServer
 import JOSE
 import OAuth
-import PostgresStorage
 
 /// `GET` and `POST /logout`: RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0),
 /// the `end_session_endpoint`.
 ///
 /// With an `id_token_hint` of the current session the session ends at once. Otherwise the
 /// person is asked to confirm with a form bound to the browser, so that a link on another
-/// site cannot sign anyone out.
+/// site cannot sign anyone out. The refresh tokens issued in the session end with it.
 struct LogoutEndpoint: Sendable {
-    let login: BrowserLogin
+    let browser: BrowserResponses
+    let clients: ClientService
+    let sessions: LoginSessions
+    let interactions: PendingInteractions
     let keys: KeyService
-    let refreshTokens: PostgresRefreshTokenStore
+    let refreshTokens: any RefreshTokenStore
+    let revocations: RevocationService
     let logger: Logger
     let audit: AuditLog
-    let revocations: RevocationService
 
     static let path = "/logout"
 
     func logout(_ request: HTTPRequest) async -> HTTPResponse {
-        if let limited = login.rateLimitedPage(request) { return limited }
-        do {
+        await ErrorResponses.page("logout", request, logger: logger) {
+            try browser.enforceRateLimit(request)
             return try await handle(request)
-        } catch {
-            return BrowserLogin.errorPage(error, logger: logger, remote: request.remoteAddress)
         }
     }
 
     private func handle(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let parameters = try AuthorizationParameters(encoded: try BrowserLogin.parameterBytes(request))
+        let parameters = try AuthorizationParameters(encoded: try BrowserResponses.parameterBytes(request))
         if let repeated = parameters.repeated {
             throw AuthorizationPageError("The \(TokenRequest.printable(repeated)) parameter is repeated.")
         }
         var hint: IDTokenHint?
         if let token = parameters["id_token_hint"] {
-            guard let verified = IDTokenHint.verify(token, keys: keys.current.ring.publishedKeys, issuer: login.issuer.url) else {
+            guard let verified = IDTokenHint.verify(token, keys: keys.current.ring.publishedKeys, issuer: browser.issuer.url) else {
                 throw AuthorizationPageError("The id_token_hint is not an ID token issued here.")
             }
             hint = verified
@@ -51,8 +51,13 @@ struct LogoutEndpoint: Sendable {
             }
             if clientID == nil, hint.audience.count == 1 { clientID = hint.audience[0] }
         }
-        let client = try await clientID.asyncMap { try await login.client(id: $0) } ?? nil
-        if clientID != nil && client == nil { throw AuthorizationPageError("The application is not registered here.", code: .invalidClient) }
+        var client: Client?
+        if let clientID {
+            guard let found = try await clients.enabledClient(id: clientID) else {
+                throw AuthorizationPageError("The application is not registered here.", code: .invalidClient)
+            }
+            client = found
+        }
         // RP-Initiated Logout §2: "The value MUST have been previously registered with the OP".
         var returnTo: String?
         if let uri = parameters["post_logout_redirect_uri"] {
@@ -65,15 +70,15 @@ struct LogoutEndpoint: Sendable {
             }
             returnTo = uri
         }
-        let current = try await login.currentSession(request)
+        let current = try await sessions.current(request)
         let confirmed = request.method == .POST && parameters["confirm"] == "yes"
         if confirmed {
             // The confirmation form is ours: a cross-site post of it is refused (an RP's own logout
             // request, which may be posted from its site, carries no confirmation).
-            if login.isCrossSite(request) { return BrowserLogin.crossSitePage() }
-            guard let browser = Cookies.value(login.cookies.browser, in: request), let token = parameters["csrf_token"],
-                  constantTimeEquals(Array(token.utf8), Array(login.logoutCSRFToken(browser: browser).utf8)) else {
-                throw BrowserLogin.InteractionRejected(detail: "logout confirmation without a valid CSRF token")
+            if browser.isCrossSite(request) { return BrowserResponses.crossSitePage() }
+            guard let binding = Cookies.value(sessions.cookies.browser, in: request), let token = parameters["csrf_token"],
+                  constantTimeEquals(Array(token.utf8), Array(interactions.logoutCSRFToken(browser: binding).utf8)) else {
+                throw InteractionRejected(detail: "logout confirmation without a valid CSRF token")
             }
         } else if let current {
             // The hint proves the request comes from the client the session signed in to.
@@ -84,21 +89,21 @@ struct LogoutEndpoint: Sendable {
         }
         var headers = HTTPHeaders()
         if let current {
-            try await login.store.endSession(idHash: current.idHash)
+            try await sessions.end(current.digest)
             // The refresh tokens issued in this session end with it.
             let revoked = try await refreshTokens.revokeFamilies(sid: current.session.sid, reason: "logout")
-            revocations.didRevoke(revoked.accessTokens.map { ($0.jti, $0.expiresAt) })
+            revocations.didRevoke(revoked.accessTokens)
             audit.record(.logout, ["sub": current.user.subject, "sid": current.session.sid, "client_id": client?.id ?? "",
                                    "families_revoked": "\(revoked.families)"])
         }
-        if Cookies.value(login.cookies.session, in: request) != nil {
-            headers.add(name: "Set-Cookie", value: login.cookies.clearCookie(login.cookies.session))
+        if Cookies.value(sessions.cookies.session, in: request) != nil {
+            headers.add(name: "Set-Cookie", value: sessions.cookies.clearCookie(sessions.cookies.session))
         }
         if let returnTo {
             var back: [(String, String)] = []
             // RP-Initiated Logout §3: "the OP MUST ... include the state value ... if the RP included it".
             if let state = parameters["state"] { back.append(("state", state)) }
-            return BrowserLogin.redirect(RedirectURI.adding(back, to: returnTo), headers: headers)
+            return BrowserResponses.redirect(RedirectURI.adding(back, to: returnTo), headers: headers)
         }
         return Pages.signedOut(headers: headers)
     }
@@ -106,24 +111,11 @@ struct LogoutEndpoint: Sendable {
     /// Asks the person to confirm; the form carries the request's parameters back.
     private func confirmationPage(parameters: AuthorizationParameters, client: Client?, request: HTTPRequest) -> HTTPResponse {
         var headers = HTTPHeaders()
-        let browser: String
-        if let existing = Cookies.value(login.cookies.browser, in: request), existing.utf8.count == 43 {
-            browser = existing
-        } else {
-            browser = LoginSession.newSecret()
-            headers.add(name: "Set-Cookie", value: login.cookies.setCookie(login.cookies.browser, browser, maxAge: nil))
-        }
+        let binding = interactions.browserBinding(request, headers: &headers)
         let fields = ["id_token_hint", "client_id", "post_logout_redirect_uri", "state"].compactMap { name in
             parameters[name].map { (name: name, value: $0) }
         }
-        return Pages.logoutConfirmation(LogoutPageModel(csrfToken: login.logoutCSRFToken(browser: browser), fields: fields,
-                                                        clientName: client.map(BrowserLogin.displayName)), headers: headers)
-    }
-}
-
-private extension Optional {
-    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
-        guard let self else { return nil }
-        return try await transform(self)
+        return Pages.logoutConfirmation(LogoutPageModel(csrfToken: interactions.logoutCSRFToken(browser: binding), fields: fields,
+                                                        clientName: client.map(BrowserResponses.displayName)), headers: headers)
     }
 }

@@ -116,11 +116,31 @@ struct InstrumentedResponder: HTTPResponder {
         var request = request
         request.remoteAddress = addresses.resolve(request)
         let id = RequestContext.newRequestID()
-        var response = await RequestContext.$requestID.withValue(id) {
+        let response = await RequestContext.$requestID.withValue(id) {
             await RequestContext.$sourceAddress.withValue(request.remoteAddress) {
                 await router.respond(to: request)
             }
         }
+        return finish(response, request: request, id: id, start: start)
+    }
+
+    /// The router's fast path (on the event-loop thread), with the same request id, source address and metrics.
+    func respondImmediately(to request: HTTPRequest) -> HTTPResponse? {
+        let start = ContinuousClock.now
+        var request = request
+        request.remoteAddress = addresses.resolve(request)
+        let id = RequestContext.newRequestID()
+        let response = RequestContext.$requestID.withValue(id) {
+            RequestContext.$sourceAddress.withValue(request.remoteAddress) {
+                router.respondImmediately(to: request)
+            }
+        }
+        guard let response else { return nil }
+        return finish(response, request: request, id: id, start: start)
+    }
+
+    private func finish(_ response: HTTPResponse, request: HTTPRequest, id: String, start: ContinuousClock.Instant) -> HTTPResponse {
+        var response = response
         response.headers.replaceOrAdd(name: "X-Request-ID", value: id)
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18

@@ -1,10 +1,8 @@
 import Foundation
 import OAuth
-import Postgres
-import PostgresStorage
 import Synchronization
 
-/// The revoked access tokens, held in memory and kept current through `NOTIFY tessera_revocations`.
+/// The revoked access tokens, held in memory and kept current by the change feed's revocations.
 ///
 /// Every instance loads the unexpired revocations at start and adds each one announced on the
 /// channel, so a revocation made on any instance is seen everywhere as soon as the notification
@@ -12,9 +10,9 @@ import Synchronization
 /// entries. While the notification connection is down (or before the first load) the set is
 /// not trusted: every question goes to PostgreSQL until a reload after reconnecting has finished.
 final class RevocationService: Sendable {
-    let store: PostgresLoginStore
-    /// Revocations announced on `tessera_revocations` (nil: none, and PostgreSQL answers every question).
-    private let changes: AsyncStream<PostgresListenerEvent>?
+    let store: any RevocationStore
+    /// Revocations as they are announced (nil: none, and storage answers every question).
+    private let changes: AsyncStream<ChangeEvent>?
     private let logger: Logger
     private let state = Mutex(State())
     private let tasks = BackgroundTasks()
@@ -35,11 +33,11 @@ final class RevocationService: Sendable {
         var desynchronisedAt: ContinuousClock.Instant?
     }
 
-    init(store: PostgresLoginStore, notifications: PostgresNotificationHub?, logger: Logger, outageGrace: TimeInterval = 0) {
+    init(store: any RevocationStore, feed: (any ChangeFeed)?, logger: Logger, outageGrace: TimeInterval = 0) {
         self.store = store
         self.outageGrace = .milliseconds(Int64(outageGrace * 1_000))
         self.logger = logger
-        changes = notifications?.subscribe(PostgresLoginStore.revocationChannel)
+        changes = feed?.subscribe(.revocations)
     }
 
     /// Whether the access token these claims describe is revoked (by its `jti`, or because its client
@@ -52,8 +50,8 @@ final class RevocationService: Sendable {
         if let known { return known }
         do {
             return try await store.isAccessTokenRevoked(claims)
-        } catch let error as PostgresError where error.isConnectionFailure || error.kind == .poolExhausted {
-            // PostgreSQL is unreachable, so nothing new can be revoked in it either: the set as it
+        } catch let error as StorageUnavailable {
+            // Storage is unreachable, so nothing new can be revoked in it either: the set as it
             // was when notifications stopped may answer, for the outage grace only.
             let now = ContinuousClock.now
             let answer: Bool? = state.withLock { state in
@@ -67,7 +65,8 @@ final class RevocationService: Sendable {
 
     /// Records revocations this instance just committed, so that its own next answer already
     /// knows them (the notification that tells every instance arrives a moment later).
-    func didRevoke(_ revoked: [(jti: String, expiresAt: Date)]) {
+    func didRevoke(_ revoked: [AccessTokenRecord]) {
+        guard !revoked.isEmpty else { return }
         state.withLock { state in
             for entry in revoked { state.revoked.revoke(jti: entry.jti, expiresAt: Int64(entry.expiresAt.timeIntervalSince1970)) }
         }
@@ -82,7 +81,7 @@ final class RevocationService: Sendable {
             Task { [self] in
                 for await event in changes {
                     switch event {
-                    case .notification(_, let payload):
+                    case .changed(let payload):
                         // A jti, or a client or user whose tokens up to a cut-off are revoked.
                         let now = Int64(Date().timeIntervalSince1970)
                         state.withLock {

@@ -21,8 +21,10 @@ struct Routes: Sendable {
         return router
     }
 
+    /// Routes added with `addImmediate` need no I/O and are answered on the event-loop thread that read
+    /// the request (see `HTTPResponder`).
     private func addHealth(_ router: inout Router) {
-        router.add(.GET, "/healthz") { request in health.liveness(request) }
+        router.addImmediate(.GET, "/healthz") { request in health.liveness(request) }
         router.add(.GET, "/readyz") { request in await health.readiness(request) }
     }
 
@@ -30,9 +32,9 @@ struct Routes: Sendable {
     func router() -> Router {
         var router = Router()
         addHealth(&router)
-        router.add(.GET, WellKnownEndpoints.jwksPath) { request in wellKnown.jwks(request) }
-        router.add(.GET, "/.well-known/openid-configuration") { request in wellKnown.discovery(request) }
-        router.add(.GET, "/.well-known/oauth-authorization-server") { request in wellKnown.discovery(request) }
+        router.addImmediate(.GET, WellKnownEndpoints.jwksPath) { request in wellKnown.jwks(request) }
+        router.addImmediate(.GET, "/.well-known/openid-configuration") { request in wellKnown.discovery(request) }
+        router.addImmediate(.GET, "/.well-known/oauth-authorization-server") { request in wellKnown.discovery(request) }
         // The token, revocation and introspection endpoints accept POST; any other method reaches
         // the endpoint, which answers invalid_request (RFC 6749 §3.2) rather than a bare 405.
         router.add(.POST, TokenEndpoint.path) { request in await token.token(request) }

@@ -5,15 +5,15 @@ import PasswordHashing
 import Postgres
 import PostgresStorage
 
-/// The running authorization server: configuration, the database pool and the
-/// HTTP routes wired together.
+/// The running authorization server, and the composition root: the one place that knows
+/// PostgreSQL. It builds each store once and hands each endpoint only what it uses.
 public final class TesseraServer: Sendable {
     public let configuration: Configuration
     public let pool: PostgresPool
     public let logger: Logger
     public let keys: KeyService
     public let clients: ClientService
-    let browserLogin: BrowserLogin
+    let passwords: PasswordLogin
     let janitor: Janitor
     let revocations: RevocationService
     let usernames: UsernameCache
@@ -33,55 +33,80 @@ public final class TesseraServer: Sendable {
                 notifications: PostgresNotificationHub? = nil, http httpConfiguration: HTTPServerConfiguration? = nil) {
         self.configuration = configuration
         self.notifications = notifications
-        let metrics = Metrics()
-        self.metrics = metrics
-        let limits = RateLimits(configuration, audit: audit, metrics: metrics)
         self.pool = pool
         self.keys = keys
         self.logger = logger
-        let clients = ClientService(pool: pool, issuer: configuration.issuer, logger: logger,
-                                    notifications: notifications, argon2Parameters: configuration.argon2,
-                                    outageGrace: configuration.outageGrace)
+        let metrics = Metrics()
+        self.metrics = metrics
+        let limits = RateLimits(configuration, audit: audit, metrics: metrics)
+        let kek = keys.manager.kek
+        let issuer = configuration.issuer
+
+        // Storage: each store built once.
+        let feed = notifications.map { PostgresChangeFeed(hub: $0) }
+        let loginStore = PostgresLoginStore(pool: pool)
+        let refreshTokens = PostgresRefreshTokenStore(pool: pool)
+        let users = PostgresUserStore(pool: pool)
+
+        // Caches kept current by the change feed.
+        let clients = ClientService(store: PostgresClientStore(pool: pool), issuer: issuer, logger: logger, feed: feed,
+                                    argon2Parameters: configuration.argon2, outageGrace: configuration.outageGrace)
         self.clients = clients
-        let tokenIssuer = AccessTokenIssuer(
-            issuer: configuration.issuer.url, defaultLifetime: Int64(configuration.accessTokenTTL),
-            opaqueKeys: OpaqueTokenKeyring(kek: keys.manager.kek, maxTokenLifetime: Int64(Configuration.maxAccessTokenTTL)))
+        let revocations = RevocationService(store: loginStore, feed: feed, logger: logger, outageGrace: configuration.outageGrace)
+        self.revocations = revocations
+        let usernames = UsernameCache(users: users, feed: feed)
+        self.usernames = usernames
+        self.janitor = Janitor(store: PostgresJanitor(pool: pool), interval: configuration.janitorInterval, logger: logger)
+
+        // The protocol: tokens, grants, revocation.
+        let accessTokens = AccessTokenIssuer(
+            issuer: issuer.url, defaultLifetime: Int64(configuration.accessTokenTTL),
+            opaqueKeys: OpaqueTokenKeyring(kek: kek, maxTokenLifetime: Int64(Configuration.maxAccessTokenTTL)))
+        let minter = TokenMinter(accessTokens: accessTokens, idTokenLifetime: Int64(configuration.idTokenTTL))
+        let verifier = AccessTokenVerifier(issuer: issuer.url, opaqueKeys: accessTokens.opaqueKeys)
+        let events = GrantEvents(revocations: revocations, audit: audit, metrics: metrics)
+        let refreshSettings = RefreshSettings(defaultIdleLifetime: configuration.refreshIdleTTL, defaultAbsoluteLifetime: configuration.refreshAbsoluteTTL,
+                                              successorKey: kek.derivedKey(purpose: "refresh token successors"))
+
+        // The browser login, by concern.
+        let cookies = Cookies(isSecure: issuer.isHTTPS)
+        let browser = BrowserResponses(issuer: issuer, limits: limits)
+        let sessions = LoginSessions(store: loginStore, cookies: cookies, lifetime: configuration.sessionTTL)
+        let interactions = PendingInteractions(store: loginStore, cookies: cookies, csrfKey: kek.derivedKey(purpose: "browser form csrf tokens"))
+        let passwords = PasswordLogin(users: users, cookies: cookies, kek: kek, argon2Parameters: configuration.argon2)
+        self.passwords = passwords
+        let consents = Consents(store: loginStore)
+        let codes = CodeIssuance(store: loginStore, issuer: issuer, lifetime: configuration.codeTTL)
+        let userInfoAudience = issuer.endpoint(UserInfoEndpoint.path)
+
+        let routes = Routes(
+            health: HealthEndpoints(isStorageReady: { await pool.ping() }),
+            wellKnown: WellKnownEndpoints(issuer: issuer, keys: keys, maxAge: Int(configuration.jwksMaxAge)),
+            token: TokenEndpoint(
+                clients: clients, keys: keys,
+                clientCredentials: ClientCredentialsGrant(minter: minter),
+                authorizationCode: AuthorizationCodeGrant(codes: loginStore, users: users, minter: minter, refresh: refreshSettings, observer: events),
+                refreshToken: RefreshTokenGrant(tokens: refreshTokens, minter: minter, settings: refreshSettings, observer: events),
+                logger: logger, audit: audit, metrics: metrics, limits: limits),
+            authorization: AuthorizationEndpoint(browser: browser, clients: clients, sessions: sessions, consents: consents, interactions: interactions,
+                                                 codes: codes, userInfoAudience: userInfoAudience, logger: logger),
+            login: LoginEndpoint(browser: browser, clients: clients, interactions: interactions, passwords: passwords, sessions: sessions,
+                                 consents: consents, codes: codes, logger: logger, audit: audit, metrics: metrics),
+            userInfo: UserInfoEndpoint(verifier: verifier, keys: keys, revocations: revocations, users: users, logger: logger, audience: userInfoAudience),
+            logout: LogoutEndpoint(browser: browser, clients: clients, sessions: sessions, interactions: interactions, keys: keys,
+                                   refreshTokens: refreshTokens, revocations: revocations, logger: logger, audit: audit),
+            revocation: RevocationEndpoint(
+                clients: clients, keys: keys,
+                revocation: TokenRevocation(refreshTokens: refreshTokens, revocations: loginStore, verifier: verifier, observer: events),
+                logger: logger, audit: audit, metrics: metrics, limits: limits),
+            introspection: IntrospectionEndpoint(clients: clients, keys: keys, verifier: verifier, revocations: revocations, usernames: usernames,
+                                                 refreshTokens: refreshTokens, logger: logger, audit: audit, limits: limits),
+            metrics: metrics)
+
         var httpConfiguration = httpConfiguration ?? HTTPServerConfiguration(host: configuration.listen.host, port: configuration.listen.port)
         httpConfiguration.host = configuration.listen.host
         httpConfiguration.port = configuration.listen.port
         configuration.http.apply(to: &httpConfiguration)
-        let browserLogin = BrowserLogin(
-            pool: pool, clients: clients, issuer: configuration.issuer, kek: keys.manager.kek, codeTTL: configuration.codeTTL,
-            sessionTTL: configuration.sessionTTL, argon2Parameters: configuration.argon2, logger: logger, limits: limits)
-        self.browserLogin = browserLogin
-        self.janitor = Janitor(store: PostgresJanitor(pool: pool), interval: configuration.janitorInterval, logger: logger)
-        let revocations = RevocationService(store: browserLogin.store, notifications: notifications, logger: logger,
-                                            outageGrace: configuration.outageGrace)
-        self.revocations = revocations
-        let usernames = UsernameCache(users: browserLogin.users, notifications: notifications)
-        self.usernames = usernames
-        let verifier = AccessTokenVerifier(issuer: configuration.issuer.url, opaqueKeys: tokenIssuer.opaqueKeys)
-        let routes = Routes(
-            health: HealthEndpoints(pool: pool),
-            wellKnown: WellKnownEndpoints(issuer: configuration.issuer, keys: keys, maxAge: Int(configuration.jwksMaxAge)),
-            token: TokenEndpoint(clients: clients, keys: keys, issuer: tokenIssuer, login: browserLogin,
-                                 refresh: RefreshService(pool: pool, kek: keys.manager.kek, idleLifetime: configuration.refreshIdleTTL,
-                                                         absoluteLifetime: configuration.refreshAbsoluteTTL),
-                                 idTokenLifetime: Int64(configuration.idTokenTTL), logger: logger, audit: audit, metrics: metrics, limits: limits,
-                                 revocations: revocations),
-            authorization: AuthorizationEndpoint(login: browserLogin, logger: logger),
-            login: LoginEndpoint(login: browserLogin, logger: logger, audit: audit, metrics: metrics),
-            userInfo: UserInfoEndpoint(verifier: verifier,
-                                       keys: keys, revocations: revocations, users: browserLogin.users, logger: logger,
-                                       audience: configuration.issuer.endpoint(UserInfoEndpoint.path)),
-            logout: LogoutEndpoint(login: browserLogin, keys: keys, refreshTokens: PostgresRefreshTokenStore(pool: pool), logger: logger,
-                                   audit: audit, revocations: revocations),
-            revocation: RevocationEndpoint(clients: clients, keys: keys, verifier: verifier, loginStore: browserLogin.store,
-                                           refreshTokens: PostgresRefreshTokenStore(pool: pool), logger: logger, audit: audit, metrics: metrics,
-                                           limits: limits, revocations: revocations),
-            introspection: IntrospectionEndpoint(clients: clients, keys: keys, verifier: verifier, revocations: revocations, usernames: usernames,
-                                                 refreshTokens: PostgresRefreshTokenStore(pool: pool), logger: logger, audit: audit, limits: limits),
-            metrics: metrics)
         let addresses = SourceAddressResolver(trustedProxies: configuration.trustedProxies)
         let log: @Sendable (String) -> Void = { message in logger.warning(message, ["component": "http"]) }
         // Metrics name key ids and pool and Argon2 statistics: never on the public listener.
@@ -96,7 +121,7 @@ public final class TesseraServer: Sendable {
         } else {
             self.admin = nil
         }
-        Self.addGauges(metrics, pool: pool, argon2: ["clients": clients.argon2, "logins": browserLogin.argon2], keys: keys, revocations: revocations)
+        Self.addGauges(metrics, pool: pool, argon2: ["clients": clients.argon2, "logins": passwords.argon2], keys: keys, revocations: revocations)
     }
 
     /// The port the admin listener bound, if there is one.
@@ -149,8 +174,9 @@ public final class TesseraServer: Sendable {
         // Check the lifecycle several times within the shortest period that matters, at most every 30 s.
         let policy = configuration.keyLifecyclePolicy
         let checkEvery = min(30, max(1, min(policy.rotationPeriod, policy.publishAhead) / 4))
-        let notifications = PostgresNotificationHub(configuration: database)
-        let keys = KeyService(manager: manager, logger: logger, notifications: notifications,
+        // LISTEN needs a session of its own on PostgreSQL itself, never one through a pooler.
+        let notifications = PostgresNotificationHub(configuration: try configuration.directPostgresConfiguration(default: database))
+        let keys = KeyService(manager: manager, logger: logger, feed: PostgresChangeFeed(hub: notifications),
                               maintenanceInterval: .milliseconds(Int64(checkEvery * 1_000)), audit: audit)
         try await keys.prepare()
         return TesseraServer(configuration: configuration, pool: pool, keys: keys, logger: logger, audit: audit, notifications: notifications)
@@ -184,7 +210,7 @@ public final class TesseraServer: Sendable {
         notifications?.stop()
         await keys.stop()
         await clients.stop()
-        browserLogin.argon2.shutdown()
+        passwords.shutdown()
         await janitor.stop()
         await revocations.stop()
         await usernames.stop()

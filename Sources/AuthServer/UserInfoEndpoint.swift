@@ -1,14 +1,13 @@
 import Foundation
 import HTTPServer
 import OAuth
-import PostgresStorage
 
 /// `GET` and `POST /userinfo` (OIDC Core §5.3): claims about the user an access token was issued for.
 struct UserInfoEndpoint: Sendable {
     let verifier: AccessTokenVerifier
     let keys: KeyService
     let revocations: RevocationService
-    let users: PostgresUserStore
+    let users: any UserStore
     let logger: Logger
     /// The audience of access tokens meant for this endpoint: its own URL, which the authorization
     /// endpoint gives tokens when no other resource is named.
@@ -17,13 +16,7 @@ struct UserInfoEndpoint: Sendable {
     static let path = "/userinfo"
 
     func userinfo(_ request: HTTPRequest) async -> HTTPResponse {
-        do {
-            return try await handle(request)
-        } catch {
-            let mapped = OAuthErrorResponse.map(error)
-            if mapped.code == .serverError { logger.error("userinfo request failed", ["detail": mapped.detail ?? ""]) }
-            return OAuthErrorResponse.response(mapped)
-        }
+        await ErrorResponses.json("userinfo request", request, logger: logger) { try await handle(request) }
     }
 
     private func handle(_ request: HTTPRequest) async throws -> HTTPResponse {
@@ -53,7 +46,7 @@ struct UserInfoEndpoint: Sendable {
         guard let userID = UUID(uuidString: claims.subject), let user = try await users.user(id: userID), !user.isDisabled else {
             throw OAuthError(.invalidToken, "The access token is invalid or expired.", detail: "no enabled user \(claims.subject)")
         }
-        return HTTPResponse(status: .ok, headers: OAuthErrorResponse.noStoreJSON, body: Array(UserInfo.json(user: user, scope: claims.scope).utf8))
+        return HTTPResponse(status: .ok, headers: ErrorResponses.noStoreJSON, body: Array(UserInfo.json(user: user, scope: claims.scope).utf8))
     }
 
     /// The token from `Authorization: Bearer` (RFC 6750 §2.1) or, on a form POST, the
@@ -67,7 +60,7 @@ struct UserInfoEndpoint: Sendable {
             }
             found.append(parts[1].trimmingCharacters(in: .whitespaces))
         }
-        if request.method == .POST, TokenEndpoint.isFormURLEncoded(request.headers["Content-Type"]) {
+        if request.method == .POST, request.hasFormBody {
             let form = try TokenRequest(body: request.body)
             if let token = form["access_token"] { found.append(token) }
         }

@@ -1,17 +1,16 @@
 import Foundation
-import Postgres
-import PostgresStorage
+import OAuth
 import Synchronization
 
 /// Usernames by subject, for introspecting JWT access tokens without a database round trip.
 ///
-/// Entries are kept only while `NOTIFY tessera_users` is being received: a rename, disable or
-/// delete drops the user's entry on every instance at once. While the notification connection
-/// is down, nothing is cached and every lookup reads PostgreSQL.
+/// Entries are kept only while user changes are being received: a rename, disable or delete drops
+/// the user's entry on every instance at once. While the change feed is down, nothing is cached
+/// and every lookup reads storage.
 final class UsernameCache: Sendable {
-    let users: PostgresUserStore
-    /// User changes announced on `tessera_users` (nil: none, and nothing is cached).
-    private let changes: AsyncStream<PostgresListenerEvent>?
+    let users: any UserStore
+    /// User changes (nil: none, and nothing is cached).
+    private let changes: AsyncStream<ChangeEvent>?
     private let state = Mutex(State())
     private let tasks = BackgroundTasks()
 
@@ -25,9 +24,9 @@ final class UsernameCache: Sendable {
         var generation: UInt64 = 0
     }
 
-    init(users: PostgresUserStore, notifications: PostgresNotificationHub?) {
+    init(users: any UserStore, feed: (any ChangeFeed)?) {
         self.users = users
-        changes = notifications?.subscribe(PostgresUserStore.channel)
+        changes = feed?.subscribe(.users)
     }
 
     /// The username of `subject` (nil for a subject that is not a user, or a deleted or disabled one).
@@ -57,7 +56,7 @@ final class UsernameCache: Sendable {
                 state.withLock { state in
                     state.generation &+= 1
                     switch event {
-                    case .notification(_, let payload):
+                    case .changed(let payload):
                         if let id = UUID(uuidString: payload) { state.entries[id] = nil } else { state.entries.removeAll() }
                     case .connected:
                         state.entries.removeAll()

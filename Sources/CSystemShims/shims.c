@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include "CSystemShims.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -39,6 +41,22 @@ int tessera_epoll_wait(int epfd, tessera_epoll_event *events, int maxevents, int
 
 int tessera_eventfd_create(void) {
     return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+}
+
+int tessera_available_processors(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int count = CPU_COUNT(&set);
+        if (count > 0) {
+            return count;
+        }
+    }
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? (int)online : 1;
+}
+
+void tessera_set_thread_name(const char *name) {
+    pthread_setname_np(pthread_self(), name);
 }
 
 int tessera_accept_nonblocking(int fd, struct sockaddr *address, socklen_t *length) {

@@ -31,7 +31,14 @@ final class Connection {
     }
 
     let id: UInt64
+    /// The socket, registered with the loop's epoll under `id`.
     let fd: Int32
+    /// Reads and writes the connection's bytes (plain, or a TLS session over `fd`).
+    let transport: any ConnectionTransport
+    /// What the last blocked read waits for (a TLS read may need the socket writable).
+    var readWaitsFor = SocketReadiness.readable
+    /// What the last blocked write waits for (a TLS write may need the socket readable).
+    var writeWaitsFor = SocketReadiness.writable
     let remoteAddress: String
     let remotePort: UInt16
     /// The source this connection counts against for `maxConnectionsPerSource` (nil: not counted).
@@ -72,10 +79,11 @@ final class Connection {
     /// Output buffer capacity kept between responses; larger is released for the same reason.
     static let retainedOutboundCapacity = 256 * 1024
 
-    init(id: UInt64, fd: Int32, remoteAddress: String, remotePort: UInt16, source: SourceAddressKey?, limits: HTTPServerLimits,
-         now: UInt64, registeredEvents: UInt32) {
+    init(id: UInt64, fd: Int32, transport: any ConnectionTransport, remoteAddress: String, remotePort: UInt16, source: SourceAddressKey?,
+         limits: HTTPServerLimits, now: UInt64, registeredEvents: UInt32) {
         self.id = id
         self.fd = fd
+        self.transport = transport
         self.remoteAddress = remoteAddress
         self.remotePort = remotePort
         self.source = source

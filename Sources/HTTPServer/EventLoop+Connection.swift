@@ -1,20 +1,45 @@
 /// Reading, parsing, dispatching and writing for one connection, on the loop thread.
 extension EventLoop {
     func handleEvent(_ events: UInt32, on connection: Connection) {
-        if events & System.epollIn != 0 {
+        let isReadable = events & System.epollIn != 0
+        let isWritable = events & System.epollOut != 0
+        if connection.readWaitsFor == .readable ? isReadable : isWritable {
             readAvailable(connection)
         } else if events & (System.epollError | System.epollHangUp) != 0 {
             close(connection)
             return
         }
-        if !connection.isClosed && events & System.epollOut != 0 {
+        if !connection.isClosed && (connection.writeWaitsFor == .writable ? isWritable : isReadable) {
             flush(connection)
+        }
+        readHeldInput(connection)
+    }
+
+    /// Reads input the transport already holds, once the connection takes input again: the
+    /// socket will not signal for it (see `ConnectionTransport.hasBufferedInput`).
+    func readHeldInput(_ connection: Connection) {
+        if !connection.isClosed && connection.transport.hasBufferedInput && wantsInput(connection) {
+            readAvailable(connection)
         }
     }
 
     private func readAvailable(_ connection: Connection) {
-        switch System.read(connection.fd, into: readBuffer) {
-        case .bytes(let count):
+        // A transport may hold bytes it already took from the socket (TLS records read ahead),
+        // for which the socket will not signal again: read until it holds none.
+        repeat {
+            readOnce(connection)
+        } while !connection.isClosed && connection.transport.hasBufferedInput && wantsInput(connection)
+    }
+
+    private func readOnce(_ connection: Connection) {
+        let result = connection.transport.read(into: readBuffer)
+        if case .wouldBlock(let readiness) = result {
+            connection.readWaitsFor = readiness
+        } else {
+            connection.readWaitsFor = .readable
+        }
+        switch result {
+        case .transferred(let count):
             if case .lingering = connection.state {
                 // Discarding input so the client can read the last response; see `lingeringClose`.
                 return
@@ -47,7 +72,7 @@ extension EventLoop {
             updateInterest(connection)
             updateDeadline(connection)
         case .wouldBlock:
-            return
+            updateInterest(connection)
         case .failed:
             close(connection)
         }
@@ -55,10 +80,14 @@ extension EventLoop {
 
     /// Parses as many buffered requests as the pipelining limit allows and dispatches them.
     func processInput(_ connection: Connection) {
-        let limits = configuration.limits
-        while connection.state == .reading
-            && connection.hasBufferedInput
-            && connection.slots.count < max(1, limits.maxPipelinedRequestsPerConnection) {
+        let depth = max(1, configuration.limits.maxPipelinedRequestsPerConnection)
+        while connection.state == .reading && connection.hasBufferedInput {
+            if connection.slots.count >= depth {
+                // Answers made on this thread leave the pipeline for the output buffer (sent by the
+                // flush below), making room; a pending answer at the head keeps it full.
+                appendAnsweredSlots(connection)
+                guard connection.state == .reading, connection.slots.count < depth else { break }
+            }
             let result = connection.inbound.withUnsafeBytes { bytes in
                 connection.parser.parse(UnsafeRawBufferPointer(rebasing: bytes[connection.inboundStart...]))
             }
@@ -117,6 +146,29 @@ extension EventLoop {
         if !head.isKeepAlive {
             connection.stopReading()
         }
+        let request = HTTPRequest(
+            method: head.method,
+            target: head.target,
+            version: head.version,
+            headers: head.headers,
+            body: parsed.body,
+            remoteAddress: connection.remoteAddress,
+            remotePort: connection.remotePort
+        )
+        let context = HTTPResponseEncoder.Context(
+            isHead: head.method == .HEAD,
+            isHTTP10KeepAlive: head.version == .http1_0 && head.isKeepAlive,
+            isClosing: !head.isKeepAlive
+        )
+        // The fast path: answered here, on this thread, and written by the flush that ends this
+        // pass unless an earlier response on the connection is still pending. No task, no wake-up;
+        // nothing waits, so it does not count against maxInFlightRequests.
+        if let response = responder.respondImmediately(to: request) {
+            let sequence = connection.nextSequence
+            connection.nextSequence += 1
+            connection.slots.append(Connection.Slot(sequence: sequence, ready: nil, response: response, context: context))
+            return
+        }
         let inFlight = counters.inFlightRequests.wrappingAdd(1, ordering: .relaxed).newValue
         guard inFlight <= configuration.limits.maxInFlightRequests else {
             // Overloaded: answer at once rather than queue (CONVENTIONS: every queue is bounded).
@@ -135,25 +187,7 @@ extension EventLoop {
         }
         let sequence = connection.nextSequence
         connection.nextSequence += 1
-        connection.slots.append(Connection.Slot(
-            sequence: sequence,
-            ready: nil,
-            response: nil,
-            context: .init(
-                isHead: head.method == .HEAD,
-                isHTTP10KeepAlive: head.version == .http1_0 && head.isKeepAlive,
-                isClosing: !head.isKeepAlive
-            )
-        ))
-        let request = HTTPRequest(
-            method: head.method,
-            target: head.target,
-            version: head.version,
-            headers: head.headers,
-            body: parsed.body,
-            remoteAddress: connection.remoteAddress,
-            remotePort: connection.remotePort
-        )
+        connection.slots.append(Connection.Slot(sequence: sequence, ready: nil, response: nil, context: context))
         let responder = self.responder
         let counters = self.counters
         let connectionID = connection.id
@@ -176,10 +210,15 @@ extension EventLoop {
         }
         if connection.hasUnsentOutput {
             let result = connection.outbound.withUnsafeBytes { bytes in
-                System.send(connection.fd, UnsafeRawBufferPointer(rebasing: bytes[connection.outboundSent...]))
+                connection.transport.write(UnsafeRawBufferPointer(rebasing: bytes[connection.outboundSent...]))
+            }
+            if case .wouldBlock(let readiness) = result {
+                connection.writeWaitsFor = readiness
+            } else {
+                connection.writeWaitsFor = .writable
             }
             switch result {
-            case .wrote(let count):
+            case .transferred(let count):
                 connection.outboundSent += count
                 connection.lastWriteProgress = now
                 if !connection.hasUnsentOutput {
@@ -192,7 +231,7 @@ extension EventLoop {
                 }
             case .wouldBlock:
                 break
-            case .failed:
+            case .failed, .endOfFile:
                 close(connection)
                 return
             }
@@ -211,7 +250,7 @@ extension EventLoop {
     }
 
     /// Serializes the answered slots at the head of the pipeline into `outbound`, in order.
-    private func appendAnsweredSlots(_ connection: Connection) {
+    func appendAnsweredSlots(_ connection: Connection) {
         while let slot = connection.slots.first {
             var context = slot.context
             // Shutting down: the last answer on the connection says so.
@@ -244,7 +283,7 @@ extension EventLoop {
             close(connection)
             return
         }
-        System.shutdownWrite(connection.fd)
+        connection.transport.shutdownWrite()
         connection.state = .lingering(until: now &+ lingeringCloseNanoseconds)
         connection.inbound = []
         connection.inboundStart = 0
@@ -258,21 +297,35 @@ extension EventLoop {
         case .closed:
             return
         case .lingering:
-            wanted = System.epollIn
-        case .reading:
-            let limits = configuration.limits
-            let wantsRead = connection.slots.count < max(1, limits.maxPipelinedRequestsPerConnection)
-                && connection.unsentOutputCount < limits.maxBufferedResponseBytes
-                && connection.inbound.count - connection.inboundStart < Self.maximumBufferedInputBytes(limits)
-            if wantsRead { wanted |= System.epollIn }
-            if connection.hasUnsentOutput { wanted |= System.epollOut }
-        case .draining, .closingAfterFlush:
-            if connection.hasUnsentOutput { wanted |= System.epollOut }
+            wanted = Self.events(for: connection.readWaitsFor)
+        case .reading, .draining, .closingAfterFlush:
+            if wantsInput(connection) { wanted |= Self.events(for: connection.readWaitsFor) }
+            if connection.hasUnsentOutput { wanted |= Self.events(for: connection.writeWaitsFor) }
         }
         if wanted != connection.registeredEvents {
             connection.registeredEvents = wanted
             System.epollModify(epollFD, fd: connection.fd, events: wanted, data: connection.id)
         }
+    }
+
+    /// Whether the loop reads from the connection now: while reading requests with room in the
+    /// pipeline and the buffers, or discarding input while lingering.
+    func wantsInput(_ connection: Connection) -> Bool {
+        switch connection.state {
+        case .reading:
+            let limits = configuration.limits
+            return connection.slots.count < max(1, limits.maxPipelinedRequestsPerConnection)
+                && connection.unsentOutputCount < limits.maxBufferedResponseBytes
+                && connection.inbound.count - connection.inboundStart < Self.maximumBufferedInputBytes(limits)
+        case .lingering:
+            return true
+        case .draining, .closingAfterFlush, .closed:
+            return false
+        }
+    }
+
+    private static func events(for readiness: SocketReadiness) -> UInt32 {
+        readiness == .readable ? System.epollIn : System.epollOut
     }
 
     /// Unparsed input kept while the pipeline is full: one head plus one read. Bounds the memory

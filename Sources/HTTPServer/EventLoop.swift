@@ -3,17 +3,10 @@ import Synchronization
 /// One event-loop thread: an epoll instance, a listener, and the connections it accepted.
 ///
 /// Everything except `deliver`, `requestShutdown` and `waitUntilStopped` runs on the loop
-/// thread only; those three cross threads through `inbox` (a mutex-protected queue plus an
-/// eventfd wake-up) and `stopState`.
+/// thread only. Those three cross threads: responses through `inbox` (lock-free) with an eventfd
+/// wake-up only when the inbox was empty, a shutdown request through an atomic, and the end of
+/// the loop through `stopState`. Nothing a request passes through takes a lock.
 final class EventLoop: @unchecked Sendable {
-    private struct Inbox {
-        var responses: [(connection: UInt64, sequence: UInt64, response: HTTPResponse)] = []
-        var shutdownGrace: Duration?
-        var isWakePending = false
-        /// The loop exited; its eventfd is closed and must not be written.
-        var isClosed = false
-    }
-
     private struct StopState {
         var isStopped = false
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -47,7 +40,11 @@ final class EventLoop: @unchecked Sendable {
     let wakeFD: Int32
     private(set) var listenFD: Int32
 
-    private let inbox = Mutex(Inbox())
+    private let inbox = ResponseInbox()
+    /// The grace period of a requested shutdown in nanoseconds; -1 while none is requested.
+    private let requestedShutdownGrace = Atomic<Int64>(-1)
+    /// The loop has exited: responses delivered now have no connection to go to.
+    private let hasStopped = Atomic<Bool>(false)
     private let stopState = Mutex(StopState())
 
     var connections: [UInt64: Connection] = [:]
@@ -104,6 +101,9 @@ final class EventLoop: @unchecked Sendable {
     }
 
     deinit {
+        // Closed only now that no other thread holds the loop: a late `deliver` or
+        // `requestShutdown` may still signal it, and must not write to a reused descriptor.
+        System.close(wakeFD)
         readBuffer.deallocate()
         events.deallocate()
     }
@@ -119,26 +119,19 @@ final class EventLoop: @unchecked Sendable {
 
     /// Hands a finished response to the loop (any thread).
     func deliver(connection: UInt64, sequence: UInt64, response: HTTPResponse) {
-        inbox.withLock { inbox in
-            guard !inbox.isClosed else { return }
-            inbox.responses.append((connection, sequence, response))
-            wakeIfNeeded(&inbox)
+        guard !hasStopped.load(ordering: .acquiring) else { return }
+        // One eventfd write per batch: only the response that finds the inbox empty wakes the loop,
+        // which drains the eventfd before it empties the inbox, so no response is left unseen.
+        if inbox.push(.init(connection: connection, sequence: sequence, response: response)) {
+            System.eventfdSignal(wakeFD)
         }
     }
 
     /// Starts a graceful shutdown (any thread); idempotent.
     func requestShutdown(grace: Duration) {
-        inbox.withLock { inbox in
-            guard !inbox.isClosed, inbox.shutdownGrace == nil else { return }
-            inbox.shutdownGrace = grace
-            wakeIfNeeded(&inbox)
-        }
-    }
-
-    private func wakeIfNeeded(_ inbox: inout Inbox) {
-        // One eventfd write per batch: the loop clears the flag when it takes the batch.
-        if !inbox.isWakePending {
-            inbox.isWakePending = true
+        let nanoseconds = Int64(Self.nanoseconds(grace))
+        let (exchanged, _) = requestedShutdownGrace.compareExchange(expected: -1, desired: nanoseconds, ordering: .sequentiallyConsistent)
+        if exchanged {
             System.eventfdSignal(wakeFD)
         }
     }
@@ -212,15 +205,12 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func finish() {
-        inbox.withLock { inbox in
-            inbox.isClosed = true
-            inbox.responses = []
-        }
+        hasStopped.store(true, ordering: .releasing)
+        _ = inbox.takeAll()
         if listenFD >= 0 {
             System.close(listenFD)
             listenFD = -1
         }
-        System.close(wakeFD)
         System.close(epollFD)
         let waiters = stopState.withLock { state in
             state.isStopped = true
@@ -256,7 +246,8 @@ final class EventLoop: @unchecked Sendable {
                 let id = nextConnectionID
                 nextConnectionID += 1
                 let connection = Connection(
-                    id: id, fd: fd, remoteAddress: address, remotePort: port, source: countedSource,
+                    id: id, fd: fd, transport: configuration.makeTransport?(fd) ?? PlainTransport(fd: fd),
+                    remoteAddress: address, remotePort: port, source: countedSource,
                     limits: configuration.limits, now: now, registeredEvents: System.epollIn
                 )
                 guard System.epollAdd(epollFD, fd: fd, events: System.epollIn, data: id) else {
@@ -306,13 +297,7 @@ final class EventLoop: @unchecked Sendable {
 
     private func processInbox() {
         System.eventfdDrain(wakeFD)
-        let (responses, grace) = inbox.withLock { inbox in
-            let responses = inbox.responses
-            inbox.responses.removeAll(keepingCapacity: true)
-            inbox.isWakePending = false
-            return (responses, inbox.shutdownGrace)
-        }
-        for item in responses {
+        for item in inbox.takeAll() {
             guard let connection = connections[item.connection], !connection.isClosed,
                   let first = connection.slots.first?.sequence,
                   item.sequence >= first
@@ -325,18 +310,22 @@ final class EventLoop: @unchecked Sendable {
                 if connection.hasBufferedInput && !connection.isClosed {
                     processInput(connection)
                 }
+                readHeldInput(connection)
             }
         }
-        if let grace, !isShuttingDown {
-            beginShutdown(grace: grace)
+        if !isShuttingDown {
+            let grace = requestedShutdownGrace.load(ordering: .sequentiallyConsistent)
+            if grace >= 0 {
+                beginShutdown(graceNanoseconds: UInt64(grace))
+            }
         }
     }
 
     // MARK: Shutdown
 
-    private func beginShutdown(grace: Duration) {
+    private func beginShutdown(graceNanoseconds: UInt64) {
         isShuttingDown = true
-        forceCloseAt = now &+ Self.nanoseconds(grace)
+        forceCloseAt = now &+ graceNanoseconds
         if listenFD >= 0 {
             System.epollRemove(epollFD, fd: listenFD)
             System.close(listenFD)
@@ -427,7 +416,7 @@ final class EventLoop: @unchecked Sendable {
         guard !connection.isClosed else { return }
         connection.state = .closed
         connections.removeValue(forKey: connection.id)
-        System.close(connection.fd)
+        connection.transport.close()
         counters.connections.wrappingSubtract(1, ordering: .relaxed)
         if let source = connection.source {
             counters.release(source)

@@ -21,7 +21,8 @@ public final class HTTPServer: Sendable {
         self.log = log
     }
 
-    /// Binds and listens (`SO_REUSEADDR`), then starts the event-loop thread(s).
+    /// Binds and listens (`SO_REUSEADDR`; with several event loops, one `SO_REUSEPORT` listener
+    /// each, after checking that no other socket holds the address), then starts the event-loop threads.
     ///
     /// - Throws: `HTTPServerError`, e.g. `.addressInUse` when another socket holds the port.
     public func start() throws {
@@ -31,6 +32,9 @@ public final class HTTPServer: Sendable {
             var loops: [EventLoop] = []
             var port = configuration.port
             do throws(HTTPServerError) {
+                if threads > 1 && port != 0 {
+                    try System.checkAddressIsFree(host: configuration.host, port: port)
+                }
                 for _ in 0..<threads {
                     let listener = try System.makeListener(
                         host: configuration.host,
@@ -54,8 +58,11 @@ public final class HTTPServer: Sendable {
                 throw error
             }
             for (index, loop) in loops.enumerated() {
-                let thread = Thread { loop.run() }
-                thread.name = "http-loop-\(index)"
+                let thread = Thread {
+                    // A new thread inherits its creator's name; this one says what it is (top, perf, gdb).
+                    System.setCurrentThreadName("http-loop-\(index)")
+                    loop.run()
+                }
                 thread.start()
             }
             state = .running(loops: loops, port: port)

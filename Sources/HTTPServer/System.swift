@@ -52,8 +52,18 @@ enum System {
 
     // MARK: Sockets
 
-    /// Creates a non-blocking TCP listener bound to `host:port` (`SO_REUSEADDR`, and `SO_REUSEPORT` when asked).
-    static func makeListener(host: String, port: UInt16, reusePort: Bool, backlog: Int32) throws(HTTPServerError) -> (fd: Int32, port: UInt16) {
+    /// Throws `.addressInUse` when another socket is bound to `host:port`, by binding a socket
+    /// without `SO_REUSEPORT` (which no other socket's `SO_REUSEPORT` lets share the port) and
+    /// closing it. Listeners that share a port with `SO_REUSEPORT` would otherwise also join the
+    /// group of another server of the same user already listening there, and split its traffic.
+    static func checkAddressIsFree(host: String, port: UInt16) throws(HTTPServerError) {
+        let probe = try makeListener(host: host, port: port, reusePort: false, backlog: nil)
+        close(probe.fd)
+    }
+
+    /// Creates a non-blocking TCP listener bound to `host:port` (`SO_REUSEADDR`, and `SO_REUSEPORT` when asked);
+    /// with a nil `backlog`, the socket is only bound, not listening.
+    static func makeListener(host: String, port: UInt16, reusePort: Bool, backlog: Int32?) throws(HTTPServerError) -> (fd: Int32, port: UInt16) {
         var storage = sockaddr_storage()
         let length: socklen_t
         let family: Int32
@@ -110,7 +120,7 @@ enum System {
             }
             throw .system(SystemError(call: "bind(\(host):\(port))", errno: error))
         }
-        guard listen(fd, backlog) == 0 else {
+        if let backlog, listen(fd, backlog) != 0 {
             let error = errno
             close(fd)
             if error == EADDRINUSE {
@@ -318,6 +328,18 @@ enum System {
             if count < 0 && errno == EINTR { continue }
             return nil
         }
+    }
+
+    // MARK: Processors
+
+    /// The processors this process may run on (its affinity mask), at least 1.
+    static func availableProcessors() -> Int {
+        Int(tessera_available_processors())
+    }
+
+    /// Names the calling thread as the system sees it (at most 15 bytes are kept).
+    static func setCurrentThreadName(_ name: String) {
+        tessera_set_thread_name(name)
     }
 
     // MARK: Clocks

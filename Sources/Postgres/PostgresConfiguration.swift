@@ -123,6 +123,14 @@ public struct PostgresConfiguration: Sendable {
         return sessionSettings.map { "; SET LOCAL \($0.0) = \($0.1)" }.joined()
     }
 
+    /// `SET LOCAL` statements giving the rest of a transaction the configured timeouts (the
+    /// server's default where none is configured).
+    var restoreTimeoutsSQL: String {
+        let statement = statementTimeout.map { String(Self.milliseconds($0)) } ?? "DEFAULT"
+        let lock = lockTimeout.map { String(Self.milliseconds($0)) } ?? "DEFAULT"
+        return "SET LOCAL statement_timeout = \(statement); SET LOCAL lock_timeout = \(lock)"
+    }
+
     /// The client-side bound on one wait for the server (see `responseTimeout`).
     var effectiveResponseTimeout: Duration {
         if let responseTimeout { return responseTimeout }

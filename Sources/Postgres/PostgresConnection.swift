@@ -14,6 +14,8 @@ public final class PostgresConnection {
     private let bounds: Bounds
     /// Set inside `withoutTimeouts(_:)`.
     private var areTimeoutsSuspended = false
+    /// The client-side deadline inside `withTimeouts(statement:lock:_:)`.
+    private var responseTimeoutOverride: Duration?
 
     /// The bounds of every wait, taken from the configuration at connect.
     struct Bounds {
@@ -21,6 +23,8 @@ public final class PostgresConnection {
         var cancelGrace: Duration
         /// Appended to `BEGIN` (timeouts set per transaction behind a pooler), else empty.
         var transactionPrelude: String
+        /// `SET LOCAL` statements that put the configured timeouts back inside a transaction.
+        var restoreTimeoutsSQL: String
         var isBehindTransactionPooler: Bool
     }
 
@@ -80,6 +84,7 @@ public final class PostgresConnection {
         let bounds = Bounds(
             responseTimeout: configuration.effectiveResponseTimeout, cancelGrace: configuration.cancelGrace,
             transactionPrelude: configuration.transactionPrelude,
+            restoreTimeoutsSQL: configuration.restoreTimeoutsSQL,
             isBehindTransactionPooler: configuration.isBehindTransactionPooler)
         return PostgresConnection(handle: pointer, bounds: bounds)
     }
@@ -197,6 +202,32 @@ public final class PostgresConnection {
             } catch {
                 isBroken = true
             }
+        }
+        return try outcome.get()
+    }
+
+    /// Runs `body`, inside the current transaction, with other bounds than the session's: for a
+    /// wait known to be long and bounded by other means, such as an advisory lock held while
+    /// another instance generates signing keys. The server-side timeouts are set with
+    /// `SET LOCAL` and put back afterwards; the client-side deadline becomes `statement` plus
+    /// two seconds meanwhile.
+    ///
+    /// - Throws: `PostgresError` of kind `.protocolViolation` outside a transaction.
+    @discardableResult
+    public func withTimeouts<T>(statement: Duration, lock: Duration, _ body: (PostgresConnection) throws -> T) throws -> T {
+        guard transactionStatus == .inTransaction else {
+            throw PostgresError(kind: .protocolViolation, message: "withTimeouts needs an open transaction (it uses SET LOCAL)")
+        }
+        guard !areTimeoutsSuspended else { return try body(self) }
+        try executeScript(unsafeSQL: "SET LOCAL statement_timeout = \(PostgresConfiguration.milliseconds(statement)); "
+            + "SET LOCAL lock_timeout = \(PostgresConfiguration.milliseconds(lock))")
+        let saved = responseTimeoutOverride
+        responseTimeoutOverride = statement + .seconds(2)
+        let outcome = Result { try body(self) }
+        responseTimeoutOverride = saved
+        // The rest of the transaction has the usual bounds again (a failed one only rolls back).
+        if transactionStatus == .inTransaction {
+            try executeScript(unsafeSQL: bounds.restoreTimeoutsSQL)
         }
         return try outcome.get()
     }
@@ -393,7 +424,7 @@ public final class PostgresConnection {
     /// response deadline; when it passes, the statement is cancelled, and if the server does
     /// not answer that within the cancel grace either, the connection is dropped.
     private func awaitResult() throws -> PostgresRows {
-        let timeout = bounds.responseTimeout
+        let timeout = responseTimeoutOverride ?? bounds.responseTimeout
         var deadline: ContinuousClock.Instant? = areTimeoutsSuspended ? nil : .now + timeout
         var isCancelled = false
         var rows: PostgresRows?
@@ -444,7 +475,7 @@ public final class PostgresConnection {
                     isBroken = true
                     throw PostgresError(
                         kind: .timedOut,
-                        message: "no answer within \(Self.describe(bounds.responseTimeout)), nor to the cancel request within "
+                        message: "no answer within \(Self.describe(responseTimeoutOverride ?? bounds.responseTimeout)), nor to the cancel request within "
                             + "\(Self.describe(bounds.cancelGrace)): the connection is dropped")
                 }
                 wait = Self.pollMilliseconds(until: current, from: now)

@@ -67,9 +67,10 @@ enum ListenerLoop {
     static let pollMilliseconds: Int32 = 100
     /// Silence after which the listener runs `SELECT 1` to find out whether the peer is gone.
     static let keepaliveSeconds = 15.0
-    /// Reconnect backoff bounds.
+    /// Reconnect backoff bounds: the longest pause is short, so that after a failover the
+    /// caches are trusted again within moments of the new primary accepting connections.
     static let initialBackoff = 0.05
-    static let maximumBackoff = 5.0
+    static let maximumBackoff = 2.0
 
     /// - Parameters:
     ///   - listen: the channels to listen on for this connection, by their name on the server,

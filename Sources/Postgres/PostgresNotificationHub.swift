@@ -20,7 +20,9 @@ public final class PostgresNotificationHub: Sendable {
 
     private struct Subscriber: Sendable {
         let channel: String
-        let continuation: AsyncStream<PostgresListenerEvent>.Continuation
+        /// Called on the listener thread for every event of the channel; must not block.
+        let deliver: @Sendable (PostgresListenerEvent) -> Void
+        let finish: @Sendable () -> Void
     }
 
     public init(configuration: PostgresConfiguration) {
@@ -35,9 +37,16 @@ public final class PostgresNotificationHub: Sendable {
     /// `.connected` and `.disconnected`. Subscribe before `start()`: the channels are listened
     /// to from then on. Bounded like ``PostgresListener/events``.
     public func subscribe(_ channel: String) -> AsyncStream<PostgresListenerEvent> {
-        let (stream, continuation) = AsyncStream.makeStream(
-            of: PostgresListenerEvent.self, bufferingPolicy: .bufferingNewest(PostgresListener.bufferLimit))
-        subscribers.withLock { $0.append(Subscriber(channel: channel, continuation: continuation)) }
+        subscribe(channel) { $0 }
+    }
+
+    /// ``subscribe(_:)`` with each event transformed on the listener thread as it arrives (no task
+    /// in between): `transform` must be cheap and must not block.
+    public func subscribe<Event: Sendable>(_ channel: String, transform: @escaping @Sendable (PostgresListenerEvent) -> Event) -> AsyncStream<Event> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(PostgresListener.bufferLimit))
+        subscribers.withLock {
+            $0.append(Subscriber(channel: channel, deliver: { continuation.yield(transform($0)) }, finish: { continuation.finish() }))
+        }
         if state.isStopped { continuation.finish() }
         return stream
     }
@@ -56,13 +65,13 @@ public final class PostgresNotificationHub: Sendable {
             emit: { event in
                 switch event {
                 case .notification(let channel, _):
-                    for subscriber in subscribers where subscriber.channel == channel { subscriber.continuation.yield(event) }
+                    for subscriber in subscribers where subscriber.channel == channel { subscriber.deliver(event) }
                 case .connected, .disconnected:
-                    for subscriber in subscribers { subscriber.continuation.yield(event) }
+                    for subscriber in subscribers { subscriber.deliver(event) }
                 }
             },
             finish: {
-                for subscriber in subscribers { subscriber.continuation.finish() }
+                for subscriber in subscribers { subscriber.finish() }
             })
     }
 
@@ -70,7 +79,7 @@ public final class PostgresNotificationHub: Sendable {
     public func stop() {
         if state.markStopped() {
             // Never started: nobody else will finish the streams.
-            for subscriber in subscribers.withLock({ $0 }) { subscriber.continuation.finish() }
+            for subscriber in subscribers.withLock({ $0 }) { subscriber.finish() }
         }
     }
 }

@@ -19,7 +19,7 @@ public enum ClientStoreError: Error, Sendable, Equatable, CustomStringConvertibl
 /// Clients and their secrets in PostgreSQL (`clients`, `client_secrets`,
 /// `client_assertion_ids`). Every change sends `NOTIFY tessera_clients` with the client id,
 /// so every instance drops what it cached about that client at once.
-public struct PostgresClientStore: Sendable {
+public struct PostgresClientStore: ClientCredentialStore {
     public let pool: PostgresPool
 
     /// The channel instances listen on for client changes; the payload is the client id.
@@ -37,11 +37,11 @@ public struct PostgresClientStore: Sendable {
     // MARK: Reading
 
     public func client(id: String) async throws -> Client? {
-        try await pool.withConnection { connection in try Self.client(id: id, connection) }
+        try await pool.storageConnection { connection in try Self.client(id: id, connection) }
     }
 
     public func list() async throws -> [Client] {
-        try await pool.withConnection { connection in
+        try await pool.storageConnection { connection in
             try connection.query(PostgresQuery(unsafeSQL: "SELECT \(Self.columns) FROM clients ORDER BY id")).map(Self.decode)
         }
     }
@@ -49,7 +49,7 @@ public struct PostgresClientStore: Sendable {
     /// The client and the hashes of its secrets still valid at the database's `now()`
     /// (the current one, and the previous one during its grace period).
     public func clientWithSecrets(id: String) async throws -> (client: Client, secrets: [(hash: String, createdAt: Date, expiresAt: Date?)])? {
-        try await pool.withConnection { connection in
+        try await pool.storageConnection { connection in
             guard let client = try Self.client(id: id, connection) else { return nil }
             let rows = try connection.query("""
                 SELECT secret_hash, created_at, expires_at FROM client_secrets
@@ -64,9 +64,17 @@ public struct PostgresClientStore: Sendable {
         }
     }
 
+    /// The client and its secrets still valid (``ClientCredentialStore``).
+    public func credentials(clientID: String) async throws -> ClientCredentials? {
+        guard let found = try await clientWithSecrets(id: clientID) else { return nil }
+        return ClientCredentials(client: found.client, secrets: found.secrets.map {
+            StoredClientSecret(hash: $0.hash, createdAt: $0.createdAt, expiresAt: $0.expiresAt)
+        })
+    }
+
     /// Secrets of a client, newest first, with their expiry (for `clients show`).
     public func secretSummaries(id: String) async throws -> [(createdAt: Date, expiresAt: Date?)] {
-        try await pool.withConnection { connection in
+        try await pool.storageConnection { connection in
             try connection.query("""
                 SELECT created_at, expires_at FROM client_secrets
                 WHERE client_id = \(id) AND (expires_at IS NULL OR expires_at > now()) ORDER BY created_at DESC
@@ -78,7 +86,7 @@ public struct PostgresClientStore: Sendable {
     /// used it and it has not expired (a replay).
     public func recordAssertionID(_ jti: String, clientID: String, expiresAt: Date) async throws -> Bool {
         let digest = SHA256.hash(Array(jti.utf8))
-        return try await pool.withConnection { connection in
+        return try await pool.storageConnection { connection in
             // An expired record of the same jti may be reused; a live one may not.
             let rows = try connection.query("""
                 INSERT INTO client_assertion_ids (client_id, jti_sha256, expires_at) VALUES (\(clientID), \(digest), \(expiresAt))
@@ -95,7 +103,7 @@ public struct PostgresClientStore: Sendable {
     /// Registers `client` with its first secret's hash (nil for clients without a secret).
     public func create(_ client: Client, secretHash: String?) async throws {
         do {
-            try await pool.transaction { connection in
+            try await pool.storageTransaction { connection in
                 try connection.query("""
                     INSERT INTO clients (id, name, client_type, auth_method, grant_types, redirect_uris, allowed_scopes,
                         default_scopes, audiences, access_token_format, access_token_ttl_seconds, signing_algorithm,
@@ -121,7 +129,7 @@ public struct PostgresClientStore: Sendable {
 
     /// Replaces the registration of `client.id` (not its secrets); `updated_at` becomes now.
     public func update(_ client: Client) async throws {
-        let changed = try await pool.transaction { connection -> Bool in
+        let changed = try await pool.storageTransaction { connection -> Bool in
             let rows = try connection.query("""
                 UPDATE clients SET name = \(client.name), client_type = \(client.type.rawValue), auth_method = \(client.authMethod.rawValue),
                     grant_types = \(client.grantTypes.map(\.rawValue).sorted()), redirect_uris = \(client.redirectURIs),
@@ -150,7 +158,7 @@ public struct PostgresClientStore: Sendable {
     /// keep their earlier end, and expired ones are deleted.
     public func rotateSecret(id: String, newHash: String, oldSecretValidFor: TimeInterval) async throws {
         let grace = max(0, oldSecretValidFor)
-        let found = try await pool.transaction { connection -> Bool in
+        let found = try await pool.storageTransaction { connection -> Bool in
             // Lock the client row so that two rotations of one client serialise.
             guard try connection.query("SELECT 1 FROM clients WHERE id = \(id) FOR UPDATE").count == 1 else { return false }
             try connection.query("""
@@ -167,7 +175,7 @@ public struct PostgresClientStore: Sendable {
     }
 
     public func setDisabled(id: String, _ disabled: Bool) async throws {
-        let found = try await pool.transaction { connection -> Bool in
+        let found = try await pool.storageTransaction { connection -> Bool in
             let rows = try connection.query("UPDATE clients SET disabled = \(disabled), updated_at = now() WHERE id = \(id)")
             guard rows.affectedRows == 1 else { return false }
             // The client's unexpired access tokens stop being active with it, on every instance.
@@ -180,7 +188,7 @@ public struct PostgresClientStore: Sendable {
 
     /// Deletes the client with its secrets and assertion records; its access tokens stop being active.
     public func delete(id: String) async throws {
-        let found = try await pool.transaction { connection -> Bool in
+        let found = try await pool.storageTransaction { connection -> Bool in
             let rows = try connection.query("DELETE FROM clients WHERE id = \(id)")
             guard rows.affectedRows == 1 else { return false }
             try PostgresLoginStore.revoke(.client(id), reason: "client deleted", connection)
@@ -193,7 +201,7 @@ public struct PostgresClientStore: Sendable {
     /// Deletes secrets past their grace period and assertion ids past their expiry.
     @discardableResult
     public func purgeExpired() async throws -> Int {
-        try await pool.withConnection { connection in
+        try await pool.storageConnection { connection in
             let secrets = try connection.query("DELETE FROM client_secrets WHERE expires_at <= now()")
             let assertions = try connection.query("DELETE FROM client_assertion_ids WHERE expires_at <= now()")
             return secrets.affectedRows + assertions.affectedRows

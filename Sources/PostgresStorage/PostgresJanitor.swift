@@ -1,13 +1,14 @@
 import Foundation
+import OAuth
 import Postgres
 
 /// Deletes what has expired, in small batches, one instance at a time.
 ///
 /// Tables of codes, sessions, refresh tokens and revocations would otherwise grow without bound.
-/// Each pass takes a session advisory lock with `pg_try_advisory_lock`: while one instance sweeps,
-/// the others skip their turn. Each batch is one short statement over an indexed `expires_at`,
-/// so a sweep never holds many row locks or a long transaction.
-public struct PostgresJanitor: Sendable {
+/// Each batch holds a transaction advisory lock; a sweep starts only if `pg_try_advisory_xact_lock`
+/// gets it at once, so while one instance sweeps, the others skip their turn. Each batch is one short statement over an
+/// indexed `expires_at`, so a sweep never holds many row locks or a long transaction.
+public struct PostgresJanitor: ExpiredRecordSweeper {
     public let pool: PostgresPool
     /// Rows deleted per statement.
     public let batchSize: Int
@@ -39,18 +40,33 @@ public struct PostgresJanitor: Sendable {
     /// One sweep; nil when another instance holds the lock. Otherwise the rows deleted per table.
     public func sweep() async throws -> [String: Int]? {
         let batchSize = batchSize
-        return try await pool.withConnection { connection -> [String: Int]? in
-            let locked = try connection.query("SELECT pg_try_advisory_lock(\(Self.lockID)) AS locked").first?.decode("locked", as: Bool.self) ?? false
-            guard locked else { return nil }
-            defer { _ = try? connection.query("SELECT pg_advisory_unlock(\(Self.lockID))") }
+        return try await pool.storageConnection { connection -> [String: Int]? in
             var deleted: [String: Int] = [:]
+            var isFirstBatch = true
             for target in Self.targets {
                 var total = 0
                 while true {
-                    let count = try connection.query(PostgresQuery(unsafeSQL: """
-                        DELETE FROM \(target.table) WHERE ctid = ANY(ARRAY(
-                            SELECT ctid FROM \(target.table) WHERE \(target.expired) LIMIT \(batchSize)))
-                        """)).affectedRows
+                    // Each batch is a short transaction holding the lock: a transaction-scoped lock
+                    // is no session state, so it also holds through a transaction-mode pooler. The
+                    // first batch only tries (another instance sweeping means skip this turn); later
+                    // ones wait for it, which is at most another instance's batch.
+                    let isFirst = isFirstBatch
+                    let count: Int? = try connection.transaction { connection in
+                        if isFirst {
+                            let locked = try connection.query("SELECT pg_try_advisory_xact_lock(\(Self.lockID)) AS locked")
+                                .first?.decode("locked", as: Bool.self) ?? false
+                            guard locked else { return nil }
+                        } else {
+                            try connection.query("SELECT pg_advisory_xact_lock(\(Self.lockID))")
+                        }
+                        return try connection.query(PostgresQuery(unsafeSQL: """
+                            DELETE FROM \(target.table) WHERE ctid = ANY(ARRAY(
+                                SELECT ctid FROM \(target.table) WHERE \(target.expired) LIMIT \(batchSize)))
+                            """)).affectedRows
+                    }
+                    // Another instance sweeps: skip this turn.
+                    guard let count else { return nil }
+                    isFirstBatch = false
                     total += count
                     if count < batchSize { break }
                 }

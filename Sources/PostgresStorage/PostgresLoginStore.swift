@@ -6,8 +6,8 @@ import Postgres
 /// (interactions), remembered consent, authorization codes and revoked access tokens.
 ///
 /// Secrets held by browsers and clients (session ids, interaction ids, codes) arrive here
-/// already hashed (``AuthorizationCode/hash(_:)``); nothing in these tables can be replayed.
-public struct PostgresLoginStore: Sendable {
+/// as their ``TokenDigest``; nothing in these tables can be replayed.
+public struct PostgresLoginStore: LoginSessionStore, InteractionStore, ConsentStore, AuthorizationCodeStore, RevocationStore {
     public let pool: PostgresPool
 
     /// The channel on which revocations of access tokens are announced; the payload is the `jti`.
@@ -18,23 +18,23 @@ public struct PostgresLoginStore: Sendable {
     // MARK: Sessions
 
     /// Stores a new session under the hash of its cookie value.
-    public func createSession(_ session: LoginSession, idHash: [UInt8]) async throws {
-        _ = try await pool.withConnection { connection in
+    public func createSession(_ session: LoginSession, digest: [UInt8]) async throws {
+        _ = try await pool.storageConnection { connection in
             try connection.query("""
                 INSERT INTO login_sessions (id_sha256, sid, user_id, auth_time, expires_at)
-                VALUES (\(idHash), \(session.sid), \(session.userID), \(session.authTime), \(session.expiresAt))
+                VALUES (\(digest), \(session.sid), \(session.userID), \(session.authTime), \(session.expiresAt))
                 """)
         }
     }
 
     /// The live session with this cookie hash and its user; nil when unknown, ended or expired.
-    public func session(idHash: [UInt8]) async throws -> (session: LoginSession, user: User)? {
-        try await pool.withConnection { connection in
+    public func session(digest: [UInt8]) async throws -> (session: LoginSession, user: User)? {
+        try await pool.storageConnection { connection in
             let rows = try connection.query(PostgresQuery(unsafeSQL: """
                 SELECT s.sid, s.user_id, s.auth_time, s.expires_at, \(Self.userColumns)
                 FROM login_sessions s JOIN users u ON u.id = s.user_id
                 WHERE s.id_sha256 = $1 AND s.expires_at > now()
-                """, binds: [idHash.postgresBind]))
+                """, binds: [digest.postgresBind]))
             guard let row = rows.first else { return nil }
             let session = LoginSession(sid: try row.decode("sid", as: String.self), userID: try row.decode("user_id", as: UUID.self),
                                        authTime: try row.decode("auth_time", as: Date.self), expiresAt: try row.decode("expires_at", as: Date.self))
@@ -44,9 +44,9 @@ public struct PostgresLoginStore: Sendable {
 
     /// Ends the session with this cookie hash; returns its `sid` when there was one.
     @discardableResult
-    public func endSession(idHash: [UInt8]) async throws -> String? {
-        try await pool.withConnection { connection in
-            try connection.query("DELETE FROM login_sessions WHERE id_sha256 = \(idHash) RETURNING sid")
+    public func endSession(digest: [UInt8]) async throws -> String? {
+        try await pool.storageConnection { connection in
+            try connection.query("DELETE FROM login_sessions WHERE id_sha256 = \(digest) RETURNING sid")
                 .first.map { try $0.decode("sid", as: String.self) }
         }
     }
@@ -54,39 +54,29 @@ public struct PostgresLoginStore: Sendable {
     /// Ends every session of a user; returns how many there were.
     @discardableResult
     public func endSessions(userID: UUID) async throws -> Int {
-        try await pool.withConnection { connection in
+        try await pool.storageConnection { connection in
             try connection.query("DELETE FROM login_sessions WHERE user_id = \(userID)").affectedRows
         }
     }
 
     // MARK: Interactions
 
-    /// A pending authorization request as stored.
-    public struct Interaction: Sendable {
-        public var browserHash: [UInt8]
-        public var request: AuthorizationRequest
-        /// Set once the person has signed in during this interaction.
-        public var userID: UUID?
-        public var sessionHash: [UInt8]?
-        public var expiresAt: Date
-    }
-
-    public func createInteraction(idHash: [UInt8], browserHash: [UInt8], request: AuthorizationRequest, expiresAt: Date) async throws {
+    public func createInteraction(digest: [UInt8], browserDigest: [UInt8], request: AuthorizationRequest, expiresAt: Date) async throws {
         let json = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
-        _ = try await pool.withConnection { connection in
+        _ = try await pool.storageConnection { connection in
             try connection.query("""
                 INSERT INTO authorization_interactions (id_sha256, browser_sha256, client_id, request, expires_at)
-                VALUES (\(idHash), \(browserHash), \(request.clientID), \(json)::jsonb, \(expiresAt))
+                VALUES (\(digest), \(browserDigest), \(request.clientID), \(json)::jsonb, \(expiresAt))
                 """)
         }
     }
 
     /// The unexpired interaction with this id hash, or nil.
-    public func interaction(idHash: [UInt8]) async throws -> Interaction? {
-        try await pool.withConnection { connection in
+    public func interaction(digest: [UInt8]) async throws -> StoredInteraction? {
+        try await pool.storageConnection { connection in
             let rows = try connection.query("""
                 SELECT browser_sha256, request::text AS request, user_id, session_sha256, expires_at
-                FROM authorization_interactions WHERE id_sha256 = \(idHash) AND expires_at > now()
+                FROM authorization_interactions WHERE id_sha256 = \(digest) AND expires_at > now()
                 """)
             guard let row = rows.first else { return nil }
             let text = try row.decode("request", as: String.self)
@@ -94,27 +84,27 @@ public struct PostgresLoginStore: Sendable {
             do { request = try JSONDecoder().decode(AuthorizationRequest.self, from: Data(text.utf8)) } catch {
                 throw PostgresError(kind: .decoding, message: "authorization interaction: unreadable request")
             }
-            return Interaction(browserHash: try row.decode("browser_sha256", as: [UInt8].self), request: request,
-                               userID: try row.decode("user_id", as: UUID?.self), sessionHash: try row.decode("session_sha256", as: [UInt8]?.self),
+            return StoredInteraction(browserDigest: try row.decode("browser_sha256", as: [UInt8].self), request: request,
+                               userID: try row.decode("user_id", as: UUID?.self), sessionDigest: try row.decode("session_sha256", as: [UInt8]?.self),
                                expiresAt: try row.decode("expires_at", as: Date.self))
         }
     }
 
     /// Records who signed in during the interaction.
-    public func attachLogin(interactionHash: [UInt8], userID: UUID, sessionHash: [UInt8]) async throws {
-        _ = try await pool.withConnection { connection in
+    public func attachLogin(interactionDigest: [UInt8], userID: UUID, sessionDigest: [UInt8]) async throws {
+        _ = try await pool.storageConnection { connection in
             try connection.query("""
-                UPDATE authorization_interactions SET user_id = \(userID), session_sha256 = \(sessionHash)
-                WHERE id_sha256 = \(interactionHash)
+                UPDATE authorization_interactions SET user_id = \(userID), session_sha256 = \(sessionDigest)
+                WHERE id_sha256 = \(interactionDigest)
                 """)
         }
     }
 
     /// Ends an interaction; true when this call ended it (so that one interaction completes once).
     @discardableResult
-    public func finishInteraction(idHash: [UInt8]) async throws -> Bool {
-        try await pool.withConnection { connection in
-            try connection.query("DELETE FROM authorization_interactions WHERE id_sha256 = \(idHash)").affectedRows == 1
+    public func finishInteraction(digest: [UInt8]) async throws -> Bool {
+        try await pool.storageConnection { connection in
+            try connection.query("DELETE FROM authorization_interactions WHERE id_sha256 = \(digest)").affectedRows == 1
         }
     }
 
@@ -122,7 +112,7 @@ public struct PostgresLoginStore: Sendable {
 
     /// The scopes the user has allowed the client, or an empty scope.
     public func consentedScope(userID: UUID, clientID: String) async throws -> Scope {
-        try await pool.withConnection { connection in
+        try await pool.storageConnection { connection in
             let rows = try connection.query("SELECT scopes FROM consents WHERE user_id = \(userID) AND client_id = \(clientID)")
             return Scope(try rows.first?.decode("scopes", as: [String].self) ?? [])
         }
@@ -131,7 +121,7 @@ public struct PostgresLoginStore: Sendable {
     /// Adds `scope` to what the user has allowed the client.
     public func grantConsent(userID: UUID, clientID: String, scope: Scope) async throws {
         let scopes = scope.tokens.sorted()
-        _ = try await pool.withConnection { connection in
+        _ = try await pool.storageConnection { connection in
             try connection.query("""
                 INSERT INTO consents (user_id, client_id, scopes) VALUES (\(userID), \(clientID), \(scopes))
                 ON CONFLICT (user_id, client_id) DO UPDATE
@@ -142,25 +132,14 @@ public struct PostgresLoginStore: Sendable {
 
     // MARK: Authorization codes
 
-    public func createCode(_ code: AuthorizationCode, hash: [UInt8]) async throws {
-        _ = try await pool.withConnection { connection in
+    public func createCode(_ code: AuthorizationCode, digest: [UInt8]) async throws {
+        _ = try await pool.storageConnection { connection in
             try connection.query("""
                 INSERT INTO authorization_codes (code_sha256, client_id, user_id, redirect_uri, code_challenge, scopes, audiences,
                     nonce, sid, auth_time, expires_at)
-                VALUES (\(hash), \(code.clientID), \(code.userID), \(code.redirectURI), \(code.codeChallenge), \(code.scopes),
+                VALUES (\(digest), \(code.clientID), \(code.userID), \(code.redirectURI), \(code.codeChallenge), \(code.scopes),
                     \(code.audiences), \(code.nonce), \(code.sid), \(code.authTime), \(code.expiresAt))
                 """)
-        }
-    }
-
-    /// What a redemption issues, decided from the code inside the redeeming transaction.
-    public struct RedemptionPlan: Sendable {
-        public var accessToken: PostgresRefreshTokenStore.IssuedAccessToken
-        /// The refresh-token family to start, if the grant includes a refresh token.
-        public var refreshFamily: PostgresRefreshTokenStore.NewFamily?
-        public init(accessToken: PostgresRefreshTokenStore.IssuedAccessToken, refreshFamily: PostgresRefreshTokenStore.NewFamily?) {
-            self.accessToken = accessToken
-            self.refreshFamily = refreshFamily
         }
     }
 
@@ -173,31 +152,32 @@ public struct PostgresLoginStore: Sendable {
     /// can be honoured: "If an authorization code is used more than once, the authorization
     /// server MUST deny the request and SHOULD revoke (when possible) all tokens previously
     /// issued based on that authorization code" — a later redemption revokes them.
-    public func redeemCode(hash: [UInt8], plan: @escaping @Sendable (AuthorizationCode) -> Result<RedemptionPlan, OAuthError>) async throws -> CodeRedemption {
-        try await pool.transaction { connection -> CodeRedemption in
+    public func redeemCode(digest: [UInt8], plan: @escaping @Sendable (AuthorizationCode) -> Result<CodeRedemptionPlan, OAuthError>) async throws
+        -> CodeRedemption {
+        try await pool.storageTransaction { connection -> CodeRedemption in
             let rows = try connection.query("""
                 SELECT client_id, user_id, redirect_uri, code_challenge, scopes, audiences, nonce, sid, auth_time, expires_at,
                     redeemed_at, access_token_jti, access_token_expires_at, refresh_family_id, expires_at <= now() AS expired
-                FROM authorization_codes WHERE code_sha256 = \(hash) FOR UPDATE
+                FROM authorization_codes WHERE code_sha256 = \(digest) FOR UPDATE
                 """)
             guard let row = rows.first else { return .notFound }
             if try row.decode("redeemed_at", as: Date?.self) != nil {
-                var revoked: [RevokedAccessToken] = []
+                var revoked: [AccessTokenRecord] = []
                 if let jti = try row.decode("access_token_jti", as: String?.self),
                    let expiresAt = try row.decode("access_token_expires_at", as: Date?.self) {
                     try Self.revoke(jti: jti, expiresAt: expiresAt, reason: "authorization code reused", connection)
-                    revoked.append(RevokedAccessToken(jti: jti, expiresAt: expiresAt))
+                    revoked.append(AccessTokenRecord(jti: jti, expiresAt: expiresAt))
                 }
                 if let family = try row.decode("refresh_family_id", as: UUID?.self) {
                     for token in try PostgresRefreshTokenStore.revokeFamily(family, reason: "authorization code reused", connection)
                     where !revoked.contains(where: { $0.jti == token.jti }) {
-                        revoked.append(RevokedAccessToken(jti: token.jti, expiresAt: token.expiresAt))
+                        revoked.append(token)
                     }
                 }
                 return .alreadyRedeemed(revoked: revoked)
             }
             if try row.decode("expired", as: Bool.self) {
-                try connection.query("UPDATE authorization_codes SET redeemed_at = now() WHERE code_sha256 = \(hash)")
+                try connection.query("UPDATE authorization_codes SET redeemed_at = now() WHERE code_sha256 = \(digest)")
                 return .expired
             }
             let code = AuthorizationCode(
@@ -209,7 +189,7 @@ public struct PostgresLoginStore: Sendable {
             switch plan(code) {
             case .failure(let error):
                 // RFC 6749 §4.1.2: the code is single-use whatever the outcome.
-                try connection.query("UPDATE authorization_codes SET redeemed_at = now() WHERE code_sha256 = \(hash)")
+                try connection.query("UPDATE authorization_codes SET redeemed_at = now() WHERE code_sha256 = \(digest)")
                 return .rejected(error)
             case .success(let plan):
                 if let family = plan.refreshFamily {
@@ -218,7 +198,7 @@ public struct PostgresLoginStore: Sendable {
                 try connection.query("""
                     UPDATE authorization_codes SET redeemed_at = now(), access_token_jti = \(plan.accessToken.jti),
                         access_token_expires_at = \(plan.accessToken.expiresAt), refresh_family_id = \(plan.refreshFamily?.family.id)
-                    WHERE code_sha256 = \(hash)
+                    WHERE code_sha256 = \(digest)
                     """)
                 return .redeemed(code)
             }
@@ -229,14 +209,14 @@ public struct PostgresLoginStore: Sendable {
 
     /// Revokes the access token `jti` until `expiresAt` and announces it on ``revocationChannel``.
     public func revokeAccessToken(jti: String, expiresAt: Date, reason: String) async throws {
-        try await pool.transaction { connection in
+        try await pool.storageTransaction { connection in
             try Self.revoke(jti: jti, expiresAt: expiresAt, reason: reason, connection)
         }
     }
 
     /// Every revocation whose tokens may not have expired yet: revoked `jti`s and principals.
     public func unexpiredRevocations() async throws -> RevocationSet {
-        try await pool.withConnection { connection in
+        try await pool.storageConnection { connection in
             var revoked = RevocationSet()
             for row in try connection.query("SELECT jti, expires_at FROM revoked_access_tokens WHERE expires_at > now()") {
                 revoked.revoke(jti: try row.decode("jti", as: String.self), expiresAt: Int64(try row.decode("expires_at", as: Date.self).timeIntervalSince1970))
@@ -257,14 +237,14 @@ public struct PostgresLoginStore: Sendable {
 
     /// Whether the access token `jti` is revoked by its id.
     public func isAccessTokenRevoked(jti: String) async throws -> Bool {
-        try await pool.withConnection { connection in
+        try await pool.storageConnection { connection in
             try connection.query("SELECT 1 FROM revoked_access_tokens WHERE jti = \(jti)").count == 1
         }
     }
 
     /// Whether the token these claims describe is revoked, by its `jti` or with its client or user.
     public func isAccessTokenRevoked(_ claims: AccessTokenClaims) async throws -> Bool {
-        try await pool.withConnection { connection in
+        try await pool.storageConnection { connection in
             try connection.query("""
                 SELECT 1 FROM revoked_access_tokens WHERE jti = \(claims.jwtID)
                 UNION ALL

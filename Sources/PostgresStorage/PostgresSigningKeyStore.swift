@@ -17,13 +17,16 @@ public struct PostgresSigningKeyStore: SigningKeyStore {
     public init(pool: PostgresPool) { self.pool = pool }
 
     public func keys() async throws -> [SigningKeyRecord] {
-        try await pool.withConnection { connection in try Self.read(connection) }
+        try await pool.storageConnection { connection in try Self.read(connection) }
     }
 
     @discardableResult
     public func update(_ decide: @escaping @Sendable ([SigningKeyRecord]) throws -> [SigningKeyChange]) async throws -> Bool {
-        try await pool.transaction { connection in
-            try connection.query("SELECT pg_advisory_xact_lock(\(Self.lockID))")
+        try await pool.storageTransaction { connection in
+            // The holder may be another instance generating keys, which takes a while on a busy machine.
+            try connection.withTimeouts(statement: .seconds(60), lock: .seconds(60)) { connection in
+                try connection.query("SELECT pg_advisory_xact_lock(\(Self.lockID))")
+            }
             let changes = try decide(try Self.read(connection))
             for change in changes {
                 try Self.apply(change, connection)

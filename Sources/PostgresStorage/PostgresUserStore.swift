@@ -23,7 +23,7 @@ public enum UserStoreError: Error, Sendable, Equatable, CustomStringConvertible 
 ///
 /// Usernames are looked up whatever their case; the unique index on
 /// `lower(username COLLATE "C")` keeps two users from differing only in case.
-public struct PostgresUserStore: Sendable {
+public struct PostgresUserStore: UserStore {
     public let pool: PostgresPool
 
     /// The channel instances listen on for user changes; the payload is the user id.
@@ -37,12 +37,12 @@ public struct PostgresUserStore: Sendable {
 
     /// The user with this username, whatever its case.
     public func user(username: String) async throws -> User? {
-        try await pool.withConnection { connection in try Self.user(username: username, connection)?.user }
+        try await pool.storageConnection { connection in try Self.user(username: username, connection)?.user }
     }
 
     /// The user with this id (`sub`).
     public func user(id: UUID) async throws -> User? {
-        try await pool.withConnection { connection in
+        try await pool.storageConnection { connection in
             try connection.query(PostgresQuery(unsafeSQL: "SELECT \(Self.columns) FROM users WHERE id = $1", binds: [id.postgresBind]))
                 .first.map(Self.decode)
         }
@@ -50,7 +50,7 @@ public struct PostgresUserStore: Sendable {
 
     /// Every user, by username.
     public func list() async throws -> [User] {
-        try await pool.withConnection { connection in
+        try await pool.storageConnection { connection in
             try connection.query(PostgresQuery(unsafeSQL: "SELECT \(Self.columns) FROM users ORDER BY lower(username COLLATE \"C\"), username"))
                 .map(Self.decode)
         }
@@ -61,7 +61,7 @@ public struct PostgresUserStore: Sendable {
     /// When there is no such user the caller should still verify the password against a
     /// dummy hash, so that the time taken does not tell which usernames exist.
     public func credentials(username: String) async throws -> (user: User, passwordHash: String)? {
-        try await pool.withConnection { connection in try Self.user(username: username, connection) }
+        try await pool.storageConnection { connection in try Self.user(username: username, connection) }
     }
 
     // MARK: Changing
@@ -69,7 +69,7 @@ public struct PostgresUserStore: Sendable {
     /// Stores `user` (with its id) and the hash of its password; the timestamps become now.
     public func create(_ user: User, passwordHash: String) async throws {
         do {
-            try await pool.transaction { connection in
+            try await pool.storageTransaction { connection in
                 try connection.query("""
                     INSERT INTO users (id, username, password_hash, email, email_verified, name, disabled)
                     VALUES (\(user.id), \(user.username), \(passwordHash), \(user.email), \(user.isEmailVerified), \(user.name), \(user.isDisabled))
@@ -86,7 +86,7 @@ public struct PostgresUserStore: Sendable {
     public func update(_ user: User) async throws {
         let changed: Bool
         do {
-            changed = try await pool.transaction { connection -> Bool in
+            changed = try await pool.storageTransaction { connection -> Bool in
                 let rows = try connection.query("""
                     UPDATE users SET username = \(user.username), email = \(user.email), email_verified = \(user.isEmailVerified),
                         name = \(user.name), disabled = \(user.isDisabled), updated_at = now()
@@ -122,7 +122,7 @@ public struct PostgresUserStore: Sendable {
     /// Runs `query`, which changes at most the row of `id`, and notifies when it did; with
     /// `revoking`, the user's access tokens issued until now are revoked for that reason.
     func change(_ id: UUID, _ query: PostgresQuery, revoking reason: String? = nil) async throws {
-        let found = try await pool.transaction { connection -> Bool in
+        let found = try await pool.storageTransaction { connection -> Bool in
             guard try connection.query(query).affectedRows == 1 else { return false }
             if let reason { try PostgresLoginStore.revoke(.user(id.uuidString.lowercased()), reason: reason, connection) }
             try Self.notify(id, connection)

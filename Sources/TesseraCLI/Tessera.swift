@@ -12,39 +12,75 @@ struct Tessera: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tessera",
         abstract: "Tessera: an OAuth 2.1 / OpenID Connect authorization server.",
-        subcommands: [Serve.self, Migrate.self, Dev.self, Keys.self, Clients.self, Users.self, Tokens.self]
+        subcommands: [Serve.self, Migrate.self, Dev.self, Keys.self, Clients.self, Users.self, Tokens.self, Config.self]
     )
 }
 
-/// The settings shared by the commands that run the server; each flag overrides its environment variable.
+/// Every setting as a flag, for the commands that run the server: the flags, their help and
+/// their parsing all come from the settings table (`Configuration.settings`).
+struct SettingOptions: ParsableArguments {
+    @Argument(parsing: .allUnrecognized,
+              help: ArgumentHelp("Any of the settings below, as --flag VALUE or --flag=VALUE. A flag wins over its "
+                                 + "environment variable, which wins over the default.",
+                                 discussion: Configuration.settingsHelp(), valueName: "setting"))
+    var arguments: [String] = []
+
+    func validate() throws {
+        do { _ = try Configuration.flagValues(arguments) } catch { throw ValidationError(error.description) }
+    }
+}
+
+/// The settings the management commands (keys, clients, users, tokens) take as flags; the
+/// others come from their environment variables. Names and help come from the settings table.
 struct ServerOptions: ParsableArguments {
-    @Option(name: .customLong("database-url"), help: "PostgreSQL URL (env TESSERA_DATABASE_URL; else libpq's PG* variables).")
+    @Option(name: settingName(\.databaseURL), help: settingHelp(\.databaseURL))
     var databaseURL: String?
 
-    @Option(help: "Issuer URL; endpoint URLs derive from it (env TESSERA_ISSUER; default http://LISTEN).")
+    @Option(name: settingName(\.issuer), help: settingHelp(\.issuer))
     var issuer: String?
 
-    @Option(help: "Address to listen on, HOST:PORT or [V6]:PORT (env TESSERA_LISTEN; default 127.0.0.1:8080).")
+    @Option(name: settingName(\.listen), help: settingHelp(\.listen))
     var listen: String?
 
-    @Option(name: .customLong("keys-dir"), help: "Folder for key material (env TESSERA_KEYS_DIR; default ./Keys).")
+    @Option(name: settingName(\.keysDirectory), help: settingHelp(\.keysDirectory))
     var keysDirectory: String?
 
-    @Option(name: .customLong("kek-file"), help: "Key-encryption key file (env TESSERA_KEK_FILE; default KEYS_DIR/kek).")
+    @Option(name: settingName(\.kekFile), help: settingHelp(\.kekFile))
     var kekFile: String?
 
-    @Option(name: .customLong("key-rotation-period"), help: "How long a signing key signs, e.g. 30d (env TESSERA_KEY_ROTATION_PERIOD).")
+    @Option(name: settingName(\.keyRotationPeriod), help: settingHelp(\.keyRotationPeriod))
     var keyRotationPeriod: String?
 
-    @Option(name: .customLong("jwks-max-age"), help: "Cache lifetime of the JWKS, e.g. 10m (env TESSERA_JWKS_MAX_AGE).")
+    @Option(name: settingName(\.jwksMaxAge), help: settingHelp(\.jwksMaxAge))
     var jwksMaxAge: String?
 
-    @Option(name: .customLong("log-level"), help: "debug, info, warning or error (env TESSERA_LOG_LEVEL; default info).")
+    @Option(name: settingName(\.logLevel), help: settingHelp(\.logLevel))
     var logLevel: String?
 
-    var overrides: Configuration.Overrides {
-        Configuration.Overrides(databaseURL: databaseURL, issuer: issuer, listen: listen, keysDirectory: keysDirectory, logLevel: logLevel,
-                                kekFile: kekFile, keyRotationPeriod: keyRotationPeriod, jwksMaxAge: jwksMaxAge)
+    /// The flags given, as arguments for `Configuration.load`.
+    var arguments: [String] {
+        settingArguments([(\.databaseURL, databaseURL), (\.issuer, issuer), (\.listen, listen), (\.keysDirectory, keysDirectory),
+                          (\.kekFile, kekFile), (\.keyRotationPeriod, keyRotationPeriod), (\.jwksMaxAge, jwksMaxAge), (\.logLevel, logLevel)])
+    }
+}
+
+/// The flag of the setting that sets `keyPath`.
+func settingName(_ keyPath: PartialKeyPath<Configuration>) -> NameSpecification {
+    .customLong(Configuration.setting(keyPath)?.flag ?? String(describing: keyPath))
+}
+
+/// The one-line help of the setting that sets `keyPath`: what it does, its variable and its default.
+func settingHelp(_ keyPath: PartialKeyPath<Configuration>) -> ArgumentHelp {
+    guard let setting = Configuration.setting(keyPath) else { return ArgumentHelp() }
+    let text = "\(setting.summary) (env \(setting.variable); default \(setting.defaultValue.documentation))."
+    return ArgumentHelp(String(text.prefix(1).uppercased() + text.dropFirst()).replacingOccurrences(of: "`", with: ""),
+                        valueName: setting.valueName)
+}
+
+/// `--flag=value` for each setting given a value.
+func settingArguments(_ values: [(PartialKeyPath<Configuration>, String?)]) -> [String] {
+    values.compactMap { keyPath, value in
+        value.map { "--\(Configuration.setting(keyPath)?.flag ?? String(describing: keyPath))=\($0)" }
     }
 }
 
@@ -55,12 +91,16 @@ func fail(_ message: String, code: Int32 = 1) -> Never {
 }
 
 func loadConfiguration(_ options: ServerOptions) -> Configuration {
-    loadConfiguration(options.overrides)
+    loadConfiguration(arguments: options.arguments)
 }
 
-func loadConfiguration(_ overrides: Configuration.Overrides) -> Configuration {
+func loadConfiguration(_ options: SettingOptions) -> Configuration {
+    loadConfiguration(arguments: options.arguments)
+}
+
+func loadConfiguration(arguments: [String]) -> Configuration {
     do {
-        return try Configuration.load(environment: ProcessInfo.processInfo.environment, overrides: overrides)
+        return try Configuration.load(environment: ProcessInfo.processInfo.environment, arguments: arguments)
     } catch {
         fail(error.description, code: 2)
     }
@@ -70,7 +110,17 @@ func databaseConfiguration(_ configuration: Configuration) -> PostgresConfigurat
     do {
         return try configuration.postgresConfiguration()
     } catch {
-        fail("configuration error: \(Configuration.Variable.databaseURL) \(error)", code: 2)
+        fail(ConfigurationError(\.databaseURL, message: "\(error)").description, code: 2)
+    }
+}
+
+/// Where migrations run: a direct connection (`TESSERA_LISTEN_DATABASE_URL` behind a
+/// transaction-mode pooler), because they hold a session advisory lock and lift the timeouts.
+func migrationConfiguration(_ configuration: Configuration, main: PostgresConfiguration) -> PostgresConfiguration {
+    do {
+        return try configuration.directPostgresConfiguration(default: main)
+    } catch {
+        fail("\(ConfigurationError(\Configuration.database.listenURL, message: "\(error)"))", code: 2)
     }
 }
 
@@ -135,7 +185,7 @@ struct Serve: AsyncParsableCommand {
         fail("refusing to serve: " + reasons.joined(separator: "; and ") + ". Set \(allowInsecure)=1 to serve anyway (development only).", code: 2)
     }
 
-    @OptionGroup var options: ServerOptions
+    @OptionGroup var options: SettingOptions
 
     @Flag(help: "Apply pending database migrations before serving.")
     var migrate = false
@@ -150,7 +200,9 @@ struct Serve: AsyncParsableCommand {
         let database = databaseConfiguration(configuration)
         let pool = configuration.makePool(database)
         if migrate {
-            await applyMigrations(directory: migrationsDirectory(migrationsDirectoryPath), pool: pool, logger: logger)
+            let migrations = PostgresPool(configuration: migrationConfiguration(configuration, main: database), size: 1)
+            await applyMigrations(directory: migrationsDirectory(migrationsDirectoryPath), pool: migrations, logger: logger)
+            await migrations.close()
         }
         let server = await makeServer(configuration: configuration, pool: pool, database: database, logger: logger)
         do {
@@ -164,19 +216,19 @@ struct Serve: AsyncParsableCommand {
 struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Apply pending database migrations, in order, and exit.")
 
-    @Option(name: .customLong("database-url"), help: "PostgreSQL URL (env TESSERA_DATABASE_URL; else libpq's PG* variables).")
+    @Option(name: settingName(\.databaseURL), help: settingHelp(\.databaseURL))
     var databaseURL: String?
 
     @Option(name: .customLong("migrations-dir"), help: "Folder of SQL migrations (env TESSERA_MIGRATIONS_DIR).")
     var migrationsDirectoryPath: String?
 
-    @Option(name: .customLong("log-level"), help: "debug, info, warning or error (env TESSERA_LOG_LEVEL).")
+    @Option(name: settingName(\.logLevel), help: settingHelp(\.logLevel))
     var logLevel: String?
 
     func run() async throws {
-        let configuration = loadConfiguration(Configuration.Overrides(databaseURL: databaseURL, logLevel: logLevel))
+        let configuration = loadConfiguration(arguments: settingArguments([(\.databaseURL, databaseURL), (\.logLevel, logLevel)]))
         let logger = Logger(level: configuration.logLevel)
-        let pool = PostgresPool(configuration: databaseConfiguration(configuration), size: 1)
+        let pool = PostgresPool(configuration: migrationConfiguration(configuration, main: databaseConfiguration(configuration)), size: 1)
         await applyMigrations(directory: migrationsDirectory(migrationsDirectoryPath), pool: pool, logger: logger)
         await pool.close()
     }
@@ -192,7 +244,7 @@ struct Dev: AsyncParsableCommand {
             """
     )
 
-    @OptionGroup var options: ServerOptions
+    @OptionGroup var options: SettingOptions
 
     @Option(name: .customLong("data-dir"), help: "Folder for the private cluster (default ./.data).")
     var dataDirectory = ".data"
@@ -247,11 +299,11 @@ struct Dev: AsyncParsableCommand {
         if let admin = configuration.adminListen, let port = server.adminPort {
             say("metrics (management listener):  curl -s http://\(admin.urlAuthority(port: port))/metrics")
         }
-        if let demo = await Self.seedDemoClient(server.clients.store, configuration: configuration, say: say) {
+        if let demo = await Self.seedDemoClient(PostgresClientStore(pool: pool), configuration: configuration, say: say) {
             say("a machine-to-machine token for the demo client (its secret is new at every start of tessera dev):")
             say("      curl -s -u \(demo.id):\(demo.secret) -d grant_type=client_credentials -d scope=demo:read \(base)/token")
         }
-        if let password = await Self.seedDemoBrowserLogin(server.clients.store, users: PostgresUserStore(pool: pool), configuration: configuration, say: say) {
+        if let password = await Self.seedDemoBrowserLogin(PostgresClientStore(pool: pool), users: PostgresUserStore(pool: pool), configuration: configuration, say: say) {
             let verifier = Base64URL.encode(SecureRandom.bytes(32))
             let challenge = Base64URL.encode(SHA256.hash(Array(verifier.utf8)))
             let redirect = FormURLEncoded.encode(Self.demoRedirectURI)

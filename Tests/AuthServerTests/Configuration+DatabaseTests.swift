@@ -31,13 +31,40 @@ import Testing
         ("TESSERA_DB_POOL_SIZE", "0"), ("TESSERA_DB_POOL_SIZE", "many"), ("TESSERA_DB_POOL_SIZE", "1001"),
         ("TESSERA_DB_POOL_WAIT", "0s"), ("TESSERA_DB_POOL_WAIT", "soon"), ("TESSERA_DB_STATEMENT_TIMEOUT", "0"),
         ("TESSERA_DB_STATEMENT_TIMEOUT", "2h"), ("TESSERA_DB_LOCK_TIMEOUT", "50ms"), ("TESSERA_DB_LOCK_TIMEOUT", "1.5s"),
-        ("TESSERA_DB_CONNECT_TIMEOUT", "1s"),
+        ("TESSERA_DB_CONNECT_TIMEOUT", "1s"), ("TESSERA_DB_POOLER", "session"), ("TESSERA_LISTEN_DATABASE_URL", "mysql://db"),
     ])
     func badValues(variable: String, value: String) {
         #expect {
             try Configuration.load(environment: [variable: value])
         } throws: { error in
             (error as? ConfigurationError)?.setting == variable
+        }
+    }
+
+    @Test("Behind a transaction pooler the pool sends no session state, and LISTEN and migrations use the direct URL")
+    func pooler() throws {
+        let configuration = try Configuration.load(environment: [
+            "TESSERA_DATABASE_URL": "postgresql://127.0.0.1:6432/tessera", "TESSERA_DB_POOLER": "transaction",
+            "TESSERA_LISTEN_DATABASE_URL": "postgresql://db1:5432,db2:5432/tessera?target_session_attrs=read-write",
+        ])
+        let pooled = try configuration.postgresConfiguration()
+        #expect(pooled.isBehindTransactionPooler)
+        let direct = try configuration.directPostgresConfiguration(default: pooled)
+        #expect(!direct.isBehindTransactionPooler)
+        #expect(direct.statementTimeout == pooled.statementTimeout)
+        // Without a pooler the listener shares the main URL.
+        let plain = try Configuration.load(environment: ["TESSERA_DATABASE_URL": "postgresql://h1,h2,h3/tessera?target_session_attrs=read-write"])
+        let main = try plain.postgresConfiguration()
+        #expect(!main.isBehindTransactionPooler)
+        #expect(plain.database.listenURL == nil)
+    }
+
+    @Test("A transaction pooler without a direct URL for LISTEN is refused, naming TESSERA_LISTEN_DATABASE_URL")
+    func poolerNeedsDirectURL() {
+        #expect {
+            try Configuration.load(environment: ["TESSERA_DB_POOLER": "transaction"])
+        } throws: { error in
+            (error as? ConfigurationError)?.setting == "TESSERA_LISTEN_DATABASE_URL"
         }
     }
 }

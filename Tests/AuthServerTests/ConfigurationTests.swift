@@ -36,7 +36,7 @@ import Testing
     func flagsOverrideEnvironment() throws {
         let configuration = try Configuration.load(
             environment: ["TESSERA_LISTEN": "0.0.0.0:9000", "TESSERA_LOG_LEVEL": "debug", "TESSERA_ISSUER": "https://a.example"],
-            overrides: .init(listen: "[::1]:7000"))
+            arguments: ["--listen", "[::1]:7000"])
         #expect(configuration.listen == ListenAddress(host: "::1", port: 7000))
         #expect(configuration.logLevel == .debug)
         #expect(configuration.issuer.url == "https://a.example")

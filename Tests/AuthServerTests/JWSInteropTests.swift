@@ -22,7 +22,7 @@ struct JWSInteropTests {
         let database = try await TestDatabase.make()
         let configuration = try Configuration.load(environment: ["TESSERA_LISTEN": "127.0.0.1:0"])
         let manager = KeyManager(store: PostgresSigningKeyStore(pool: database.pool), kek: try KeyEncryptionKey(bytes: SecureRandom.bytes(32)))
-        let keys = KeyService(manager: manager, logger: Logger(level: .error), notifications: nil)
+        let keys = KeyService(manager: manager, logger: Logger(level: .error), feed: nil)
         try await keys.prepare()
         let server = TesseraServer(configuration: configuration, pool: database.pool, keys: keys, logger: Logger(level: .error))
         try server.start()

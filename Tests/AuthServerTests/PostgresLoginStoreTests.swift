@@ -49,7 +49,7 @@ struct PostgresLoginStoreTests {
         Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + seconds).rounded(.down))
     }
 
-    static func hash(_ secret: String) -> [UInt8] { AuthorizationCode.hash(secret) }
+    static func hash(_ secret: String) -> [UInt8] { TokenDigest.of(secret) }
 
     func session(_ fixture: Fixture, user: User? = nil, expiresIn: TimeInterval = 3_600) -> LoginSession {
         LoginSession(sid: LoginSession.newSID(), userID: (user ?? fixture.user).id, authTime: Self.time(-30), expiresAt: Self.time(expiresIn))
@@ -75,19 +75,19 @@ struct PostgresLoginStoreTests {
         let fixture = try await Fixture.make()
         let live = session(fixture)
         let secret = LoginSession.newSecret()
-        try await fixture.store.createSession(live, idHash: Self.hash(secret))
-        let found = try #require(try await fixture.store.session(idHash: Self.hash(secret)))
+        try await fixture.store.createSession(live, digest: Self.hash(secret))
+        let found = try #require(try await fixture.store.session(digest: Self.hash(secret)))
         #expect(found.session == live)
         #expect(found.user.id == fixture.user.id)
         #expect(found.user.username == "alice")
         #expect(found.user.email == "alice@example.com")
         #expect(found.user.name == "Alice Liddell")
-        #expect(try await fixture.store.session(idHash: Self.hash(LoginSession.newSecret())) == nil)
-        #expect(try await fixture.store.session(idHash: Array(secret.utf8)) == nil, "the raw cookie value is not the key")
+        #expect(try await fixture.store.session(digest: Self.hash(LoginSession.newSecret())) == nil)
+        #expect(try await fixture.store.session(digest: Array(secret.utf8)) == nil, "the raw cookie value is not the key")
 
         let expiredSecret = LoginSession.newSecret()
-        try await fixture.store.createSession(session(fixture, expiresIn: -1), idHash: Self.hash(expiredSecret))
-        #expect(try await fixture.store.session(idHash: Self.hash(expiredSecret)) == nil)
+        try await fixture.store.createSession(session(fixture, expiresIn: -1), digest: Self.hash(expiredSecret))
+        #expect(try await fixture.store.session(digest: Self.hash(expiredSecret)) == nil)
         await fixture.database.drop()
     }
 
@@ -96,21 +96,21 @@ struct PostgresLoginStoreTests {
         let fixture = try await Fixture.make()
         let first = session(fixture), second = session(fixture)
         let firstSecret = LoginSession.newSecret(), secondSecret = LoginSession.newSecret(), bobSecret = LoginSession.newSecret()
-        try await fixture.store.createSession(first, idHash: Self.hash(firstSecret))
-        try await fixture.store.createSession(second, idHash: Self.hash(secondSecret))
+        try await fixture.store.createSession(first, digest: Self.hash(firstSecret))
+        try await fixture.store.createSession(second, digest: Self.hash(secondSecret))
         let bob = try await fixture.makeUser("bob")
-        try await fixture.store.createSession(session(fixture, user: bob), idHash: Self.hash(bobSecret))
+        try await fixture.store.createSession(session(fixture, user: bob), digest: Self.hash(bobSecret))
 
-        #expect(try await fixture.store.endSession(idHash: Self.hash(firstSecret)) == first.sid)
-        #expect(try await fixture.store.session(idHash: Self.hash(firstSecret)) == nil)
-        #expect(try await fixture.store.endSession(idHash: Self.hash(firstSecret)) == nil)
-        #expect(try await fixture.store.session(idHash: Self.hash(secondSecret)) != nil)
+        #expect(try await fixture.store.endSession(digest: Self.hash(firstSecret)) == first.sid)
+        #expect(try await fixture.store.session(digest: Self.hash(firstSecret)) == nil)
+        #expect(try await fixture.store.endSession(digest: Self.hash(firstSecret)) == nil)
+        #expect(try await fixture.store.session(digest: Self.hash(secondSecret)) != nil)
 
-        try await fixture.store.createSession(session(fixture), idHash: Self.hash(firstSecret + "again"))
+        try await fixture.store.createSession(session(fixture), digest: Self.hash(firstSecret + "again"))
         #expect(try await fixture.store.endSessions(userID: fixture.user.id) == 2)
-        #expect(try await fixture.store.session(idHash: Self.hash(secondSecret)) == nil)
-        #expect(try await fixture.store.session(idHash: Self.hash(firstSecret + "again")) == nil)
-        #expect(try await fixture.store.session(idHash: Self.hash(bobSecret))?.user.username == "bob")
+        #expect(try await fixture.store.session(digest: Self.hash(secondSecret)) == nil)
+        #expect(try await fixture.store.session(digest: Self.hash(firstSecret + "again")) == nil)
+        #expect(try await fixture.store.session(digest: Self.hash(bobSecret))?.user.username == "bob")
         #expect(try await fixture.store.endSessions(userID: fixture.user.id) == 0)
         await fixture.database.drop()
     }
@@ -119,15 +119,15 @@ struct PostgresLoginStoreTests {
     func disabledUser() async throws {
         let fixture = try await Fixture.make()
         let secret = LoginSession.newSecret()
-        try await fixture.store.createSession(session(fixture), idHash: Self.hash(secret))
+        try await fixture.store.createSession(session(fixture), digest: Self.hash(secret))
         try await fixture.users.setDisabled(id: fixture.user.id, true)
-        let found = try #require(try await fixture.store.session(idHash: Self.hash(secret)))
+        let found = try #require(try await fixture.store.session(digest: Self.hash(secret)))
         #expect(found.user.isDisabled)
         try await fixture.users.setDisabled(id: fixture.user.id, false)
-        #expect(try await fixture.store.session(idHash: Self.hash(secret))?.user.isDisabled == false)
+        #expect(try await fixture.store.session(digest: Self.hash(secret))?.user.isDisabled == false)
         // Deleting the user ends the session with it.
         try await fixture.users.delete(id: fixture.user.id)
-        #expect(try await fixture.store.session(idHash: Self.hash(secret)) == nil)
+        #expect(try await fixture.store.session(digest: Self.hash(secret)) == nil)
         await fixture.database.drop()
     }
 
@@ -139,28 +139,28 @@ struct PostgresLoginStoreTests {
         let id = Self.hash(LoginSession.newSecret()), browser = Self.hash(LoginSession.newSecret())
         let request = authorizationRequest()
         let expiresAt = Self.time(600)
-        try await fixture.store.createInteraction(idHash: id, browserHash: browser, request: request, expiresAt: expiresAt)
+        try await fixture.store.createInteraction(digest: id, browserDigest: browser, request: request, expiresAt: expiresAt)
 
-        let stored = try #require(try await fixture.store.interaction(idHash: id))
+        let stored = try #require(try await fixture.store.interaction(digest: id))
         #expect(stored.request == request)
         #expect(stored.request.state == "ünï & = state")
-        #expect(stored.browserHash == browser)
+        #expect(stored.browserDigest == browser)
         #expect(stored.userID == nil)
-        #expect(stored.sessionHash == nil)
+        #expect(stored.sessionDigest == nil)
         #expect(stored.expiresAt == expiresAt)
-        #expect(try await fixture.store.interaction(idHash: browser) == nil)
+        #expect(try await fixture.store.interaction(digest: browser) == nil)
 
         let sessionHash = Self.hash(LoginSession.newSecret())
-        try await fixture.store.attachLogin(interactionHash: id, userID: fixture.user.id, sessionHash: sessionHash)
-        let attached = try #require(try await fixture.store.interaction(idHash: id))
+        try await fixture.store.attachLogin(interactionDigest: id, userID: fixture.user.id, sessionDigest: sessionHash)
+        let attached = try #require(try await fixture.store.interaction(digest: id))
         #expect(attached.userID == fixture.user.id)
-        #expect(attached.sessionHash == sessionHash)
+        #expect(attached.sessionDigest == sessionHash)
         #expect(attached.request == request)
 
-        #expect(try await fixture.store.finishInteraction(idHash: id))
-        #expect(try await fixture.store.finishInteraction(idHash: id) == false)
-        #expect(try await fixture.store.interaction(idHash: id) == nil)
-        #expect(try await fixture.store.finishInteraction(idHash: Self.hash("never created")) == false)
+        #expect(try await fixture.store.finishInteraction(digest: id))
+        #expect(try await fixture.store.finishInteraction(digest: id) == false)
+        #expect(try await fixture.store.interaction(digest: id) == nil)
+        #expect(try await fixture.store.finishInteraction(digest: Self.hash("never created")) == false)
         await fixture.database.drop()
     }
 
@@ -168,8 +168,8 @@ struct PostgresLoginStoreTests {
     func expiredInteraction() async throws {
         let fixture = try await Fixture.make()
         let id = Self.hash(LoginSession.newSecret())
-        try await fixture.store.createInteraction(idHash: id, browserHash: Self.hash("b"), request: authorizationRequest(), expiresAt: Self.time(-1))
-        #expect(try await fixture.store.interaction(idHash: id) == nil)
+        try await fixture.store.createInteraction(digest: id, browserDigest: Self.hash("b"), request: authorizationRequest(), expiresAt: Self.time(-1))
+        #expect(try await fixture.store.interaction(digest: id) == nil)
         await fixture.database.drop()
     }
 
@@ -177,10 +177,10 @@ struct PostgresLoginStoreTests {
     func concurrentFinish() async throws {
         let fixture = try await Fixture.make()
         let id = Self.hash(LoginSession.newSecret())
-        try await fixture.store.createInteraction(idHash: id, browserHash: Self.hash("b"), request: authorizationRequest(), expiresAt: Self.time(600))
+        try await fixture.store.createInteraction(digest: id, browserDigest: Self.hash("b"), request: authorizationRequest(), expiresAt: Self.time(600))
         let store = fixture.store
         let results = try await withThrowingTaskGroup(of: Bool.self) { group in
-            for _ in 0..<8 { group.addTask { try await store.finishInteraction(idHash: id) } }
+            for _ in 0..<8 { group.addTask { try await store.finishInteraction(digest: id) } }
             return try await group.reduce(into: [Bool]()) { $0.append($1) }
         }
         #expect(results.filter { $0 }.count == 1)
@@ -214,19 +214,19 @@ struct PostgresLoginStoreTests {
         let fixture = try await Fixture.make()
         let code = code(fixture)
         let secret = AuthorizationCode.generate()
-        try await fixture.store.createCode(code, hash: Self.hash(secret))
+        try await fixture.store.createCode(code, digest: Self.hash(secret))
 
         let firstExpiry = Self.time(600)
-        let first = try await fixture.store.redeemCode(hash: Self.hash(secret), accessTokenJTI: "jti-first", accessTokenExpiresAt: firstExpiry)
+        let first = try await fixture.store.redeemCode(digest: Self.hash(secret), accessTokenJTI: "jti-first", accessTokenExpiresAt: firstExpiry)
         #expect(first == .redeemed(code))
         #expect(try await fixture.store.isAccessTokenRevoked(jti: "jti-first") == false)
 
-        let second = try await fixture.store.redeemCode(hash: Self.hash(secret), accessTokenJTI: "jti-second", accessTokenExpiresAt: Self.time(600))
+        let second = try await fixture.store.redeemCode(digest: Self.hash(secret), accessTokenJTI: "jti-second", accessTokenExpiresAt: Self.time(600))
         // The replay names what it revoked, so the instance that saw it knows without a reload.
-        #expect(second == .alreadyRedeemed(revoked: [RevokedAccessToken(jti: "jti-first", expiresAt: firstExpiry)]))
+        #expect(second == .alreadyRedeemed(revoked: [AccessTokenRecord(jti: "jti-first", expiresAt: firstExpiry)]))
         #expect(try await fixture.store.isAccessTokenRevoked(jti: "jti-first"))
         #expect(try await fixture.store.isAccessTokenRevoked(jti: "jti-second") == false, "no token was issued on the failed redemption")
-        #expect(try await fixture.store.redeemCode(hash: Self.hash(secret), accessTokenJTI: "jti-third", accessTokenExpiresAt: Self.time(600))
+        #expect(try await fixture.store.redeemCode(digest: Self.hash(secret), accessTokenJTI: "jti-third", accessTokenExpiresAt: Self.time(600))
             .isAlreadyRedeemed)
         await fixture.database.drop()
     }
@@ -235,20 +235,20 @@ struct PostgresLoginStoreTests {
     func codeWithoutNonce() async throws {
         let fixture = try await Fixture.make()
         let code = code(fixture, nonce: nil)
-        try await fixture.store.createCode(code, hash: Self.hash("c"))
-        #expect(try await fixture.store.redeemCode(hash: Self.hash("c"), accessTokenJTI: "j", accessTokenExpiresAt: Self.time(600)) == .redeemed(code))
+        try await fixture.store.createCode(code, digest: Self.hash("c"))
+        #expect(try await fixture.store.redeemCode(digest: Self.hash("c"), accessTokenJTI: "j", accessTokenExpiresAt: Self.time(600)) == .redeemed(code))
         await fixture.database.drop()
     }
 
     @Test("An unknown code is notFound; an expired one is expired once, then alreadyRedeemed")
     func unknownAndExpired() async throws {
         let fixture = try await Fixture.make()
-        #expect(try await fixture.store.redeemCode(hash: Self.hash("nope"), accessTokenJTI: "j0", accessTokenExpiresAt: Self.time(600)) == .notFound)
+        #expect(try await fixture.store.redeemCode(digest: Self.hash("nope"), accessTokenJTI: "j0", accessTokenExpiresAt: Self.time(600)) == .notFound)
 
         let secret = AuthorizationCode.generate()
-        try await fixture.store.createCode(code(fixture, expiresIn: -5), hash: Self.hash(secret))
-        #expect(try await fixture.store.redeemCode(hash: Self.hash(secret), accessTokenJTI: "j1", accessTokenExpiresAt: Self.time(600)) == .expired)
-        #expect(try await fixture.store.redeemCode(hash: Self.hash(secret), accessTokenJTI: "j2", accessTokenExpiresAt: Self.time(600)).isAlreadyRedeemed)
+        try await fixture.store.createCode(code(fixture, expiresIn: -5), digest: Self.hash(secret))
+        #expect(try await fixture.store.redeemCode(digest: Self.hash(secret), accessTokenJTI: "j1", accessTokenExpiresAt: Self.time(600)) == .expired)
+        #expect(try await fixture.store.redeemCode(digest: Self.hash(secret), accessTokenJTI: "j2", accessTokenExpiresAt: Self.time(600)).isAlreadyRedeemed)
         #expect(try await fixture.store.isAccessTokenRevoked(jti: "j1") == false)
         #expect(try await fixture.store.isAccessTokenRevoked(jti: "j2") == false)
         await fixture.database.drop()
@@ -266,12 +266,12 @@ struct PostgresLoginStoreTests {
         }
         for round in 0..<3 {
             let secret = AuthorizationCode.generate()
-            try await store.createCode(code(fixture), hash: Self.hash(secret))
+            try await store.createCode(code(fixture), digest: Self.hash(secret))
             let outcomes = try await withThrowingTaskGroup(of: (String, CodeRedemption).self) { group in
                 for index in 0..<20 {
                     group.addTask {
                         let jti = "round\(round)-jti\(index)"
-                        return (jti, try await store.redeemCode(hash: Self.hash(secret), accessTokenJTI: jti, accessTokenExpiresAt: Self.time(600)))
+                        return (jti, try await store.redeemCode(digest: Self.hash(secret), accessTokenJTI: jti, accessTokenExpiresAt: Self.time(600)))
                     }
                 }
                 return try await group.reduce(into: [(String, CodeRedemption)]()) { $0.append($1) }
@@ -308,27 +308,27 @@ struct PostgresLoginStoreTests {
         let fixture = try await Fixture.make()
         let store = fixture.store
         // Sessions: one live, one expired.
-        try await store.createSession(session(fixture), idHash: Self.hash("live session"))
-        try await store.createSession(session(fixture, expiresIn: -60), idHash: Self.hash("expired session"))
+        try await store.createSession(session(fixture), digest: Self.hash("live session"))
+        try await store.createSession(session(fixture, expiresIn: -60), digest: Self.hash("expired session"))
         // Interactions: one live, one expired.
-        try await store.createInteraction(idHash: Self.hash("live interaction"), browserHash: Self.hash("b"), request: authorizationRequest(),
+        try await store.createInteraction(digest: Self.hash("live interaction"), browserDigest: Self.hash("b"), request: authorizationRequest(),
                                           expiresAt: Self.time(600))
-        try await store.createInteraction(idHash: Self.hash("expired interaction"), browserHash: Self.hash("b"), request: authorizationRequest(),
+        try await store.createInteraction(digest: Self.hash("expired interaction"), browserDigest: Self.hash("b"), request: authorizationRequest(),
                                           expiresAt: Self.time(-60))
         // Revocations: one whose token still lives, one whose token has expired anyway.
         try await store.revokeAccessToken(jti: "live revocation", expiresAt: Self.time(600), reason: "test")
         try await store.revokeAccessToken(jti: "expired revocation", expiresAt: Self.time(-60), reason: "test")
         // Codes.
         let liveCode = code(fixture)
-        try await store.createCode(liveCode, hash: Self.hash("live code"))
-        try await store.createCode(code(fixture, expiresIn: -60), hash: Self.hash("expired code"))
-        try await store.createCode(code(fixture, expiresIn: -60), hash: Self.hash("consumed expired code"))
-        #expect(try await store.redeemCode(hash: Self.hash("consumed expired code"), accessTokenJTI: "x", accessTokenExpiresAt: Self.time(600)) == .expired)
-        try await store.createCode(code(fixture), hash: Self.hash("redeemed, token alive"))
-        try await store.createCode(code(fixture), hash: Self.hash("redeemed, token expired"))
-        #expect(try await store.redeemCode(hash: Self.hash("redeemed, token alive"), accessTokenJTI: "alive", accessTokenExpiresAt: Self.time(600))
+        try await store.createCode(liveCode, digest: Self.hash("live code"))
+        try await store.createCode(code(fixture, expiresIn: -60), digest: Self.hash("expired code"))
+        try await store.createCode(code(fixture, expiresIn: -60), digest: Self.hash("consumed expired code"))
+        #expect(try await store.redeemCode(digest: Self.hash("consumed expired code"), accessTokenJTI: "x", accessTokenExpiresAt: Self.time(600)) == .expired)
+        try await store.createCode(code(fixture), digest: Self.hash("redeemed, token alive"))
+        try await store.createCode(code(fixture), digest: Self.hash("redeemed, token expired"))
+        #expect(try await store.redeemCode(digest: Self.hash("redeemed, token alive"), accessTokenJTI: "alive", accessTokenExpiresAt: Self.time(600))
             != .notFound)
-        #expect(try await store.redeemCode(hash: Self.hash("redeemed, token expired"), accessTokenJTI: "dead", accessTokenExpiresAt: Self.time(-60))
+        #expect(try await store.redeemCode(digest: Self.hash("redeemed, token expired"), accessTokenJTI: "dead", accessTokenExpiresAt: Self.time(-60))
             != .notFound)
         // Both redeemed codes have now expired themselves.
         for name in ["redeemed, token alive", "redeemed, token expired"] {
@@ -339,18 +339,18 @@ struct PostgresLoginStoreTests {
         // 1 session, 1 interaction, 1 revocation, and 3 codes: expired, consumed expired, redeemed with a dead token.
         #expect(try await PostgresJanitor(pool: store.pool).sweep()?.values.reduce(0, +) == 6)
         #expect(try await fixture.count("login_sessions") == 1)
-        #expect(try await store.session(idHash: Self.hash("live session")) != nil)
+        #expect(try await store.session(digest: Self.hash("live session")) != nil)
         #expect(try await fixture.count("authorization_interactions") == 1)
-        #expect(try await store.interaction(idHash: Self.hash("live interaction")) != nil)
+        #expect(try await store.interaction(digest: Self.hash("live interaction")) != nil)
         #expect(try await store.isAccessTokenRevoked(jti: "live revocation"))
         #expect(try await store.isAccessTokenRevoked(jti: "expired revocation") == false)
         #expect(try await fixture.count("authorization_codes") == 2)
         // The kept redeemed code still revokes its token when replayed; the live code still redeems.
-        #expect(try await store.redeemCode(hash: Self.hash("redeemed, token alive"), accessTokenJTI: "replay", accessTokenExpiresAt: Self.time(600))
+        #expect(try await store.redeemCode(digest: Self.hash("redeemed, token alive"), accessTokenJTI: "replay", accessTokenExpiresAt: Self.time(600))
             .isAlreadyRedeemed)
         #expect(try await store.isAccessTokenRevoked(jti: "alive"))
-        #expect(try await store.redeemCode(hash: Self.hash("expired code"), accessTokenJTI: "y", accessTokenExpiresAt: Self.time(600)) == .notFound)
-        #expect(try await store.redeemCode(hash: Self.hash("live code"), accessTokenJTI: "z", accessTokenExpiresAt: Self.time(600)) == .redeemed(liveCode))
+        #expect(try await store.redeemCode(digest: Self.hash("expired code"), accessTokenJTI: "y", accessTokenExpiresAt: Self.time(600)) == .notFound)
+        #expect(try await store.redeemCode(digest: Self.hash("live code"), accessTokenJTI: "z", accessTokenExpiresAt: Self.time(600)) == .redeemed(liveCode))
         #expect(try await PostgresJanitor(pool: store.pool).sweep()?.values.reduce(0, +) == 0)
         await fixture.database.drop()
     }
@@ -358,9 +358,9 @@ struct PostgresLoginStoreTests {
 
 extension PostgresLoginStore {
     /// A redemption whose plan accepts every code and issues an access token without a refresh family.
-    func redeemCode(hash: [UInt8], accessTokenJTI: String, accessTokenExpiresAt: Date) async throws -> CodeRedemption {
-        try await redeemCode(hash: hash) { _ in
-            .success(RedemptionPlan(accessToken: .init(jti: accessTokenJTI, expiresAt: accessTokenExpiresAt), refreshFamily: nil))
+    func redeemCode(digest: [UInt8], accessTokenJTI: String, accessTokenExpiresAt: Date) async throws -> CodeRedemption {
+        try await redeemCode(digest: digest) { _ in
+            .success(CodeRedemptionPlan(accessToken: .init(jti: accessTokenJTI, expiresAt: accessTokenExpiresAt), refreshFamily: nil))
         }
     }
 }

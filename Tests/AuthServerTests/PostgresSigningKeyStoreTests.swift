@@ -93,7 +93,7 @@ struct PostgresSigningKeyStoreTests {
         let otherPool = PostgresPool(configuration: database.configuration, size: 2)
         let notifications = PostgresNotificationHub(configuration: database.configuration)
         let b = KeyService(manager: KeyManager(store: PostgresSigningKeyStore(pool: otherPool), kek: kek),
-                           logger: Logger(level: .error), notifications: notifications, maintenanceInterval: .seconds(3600))
+                           logger: Logger(level: .error), feed: PostgresChangeFeed(hub: notifications), maintenanceInterval: .seconds(3600))
         try await b.prepare()
         b.start()
         notifications.start()

@@ -36,6 +36,13 @@ def test_every_command_has_help(command):
     (["--issuer", "https://example.com/?x=1"], "TESSERA_ISSUER"),
     (["--log-level", "loud"], "TESSERA_LOG_LEVEL"),
     (["--database-url", "mysql://x"], "TESSERA_DATABASE_URL"),
+    (["--code-ttl", "11m"], "TESSERA_CODE_TTL"),
+    (["--db-pool-size=0"], "TESSERA_DB_POOL_SIZE"),
+    (["--rate-limit-browser", "-1"], "TESSERA_RATE_LIMIT_BROWSER"),
+    (["--admin-listen", "nowhere"], "TESSERA_ADMIN_LISTEN"),
+    (["--trusted-proxies", "10.0.0.0/33"], "TESSERA_TRUSTED_PROXIES"),
+    (["--argon2-iterations", "0"], "TESSERA_ARGON2_MEMORY_KIB"),
+    (["--max-connections-per-source", "many"], "TESSERA_MAX_CONNECTIONS_PER_SOURCE"),
 ])
 def test_bad_configuration_fails_at_start_with_one_line_naming_the_setting(args, setting):
     result = run(["serve", *args])
@@ -49,6 +56,62 @@ def test_environment_variables_configure_like_flags():
     result = run(["serve"], env={"TESSERA_LISTEN": "nonsense"})
     assert result.returncode == 2
     assert "TESSERA_LISTEN" in result.stderr
+
+
+def readme_settings():
+    """The README's generated settings tables: (variable, flag) of every row, and the text between the markers."""
+    with open(os.path.join(ROOT, "README.md")) as readme:
+        text = readme.read()
+    block = text.split("<!-- settings: begin -->", 1)[1].split("<!-- settings: end -->", 1)[0]
+    rows = re.findall(r"^\| `(TESSERA_[A-Z0-9_]+)` \| `(--[a-z0-9-]+)` \|", block, re.MULTILINE)
+    return rows, block
+
+
+def test_readme_settings_tables_are_what_tessera_config_prints():
+    rows, block = readme_settings()
+    assert len(rows) >= 30
+    result = run(["config", "--markdown"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == block.strip()
+
+
+@pytest.mark.parametrize("command", ["serve", "dev"])
+def test_help_lists_every_setting_with_its_flag_and_variable(command):
+    rows, _ = readme_settings()
+    help_text = run([command, "--help"]).stdout
+    for variable, flag in rows:
+        assert re.search(rf"^\s+{re.escape(flag)} <", help_text, re.MULTILINE), flag
+        assert f"Variable {variable};" in help_text, variable
+
+
+@pytest.mark.parametrize("command", ["serve", "dev", "migrate"])
+def test_no_option_of_a_command_hides_a_setting_flag(command):
+    """A command's own option of the same name would take the flag before the settings see it."""
+    settings = {flag for _, flag in readme_settings()[0]}
+    options = run([command, "--help"]).stdout.split("\nOPTIONS:\n", 1)[1]
+    own = set(re.findall(r"^  (--[a-z0-9-]+)", options, re.MULTILINE))
+    if command == "migrate":
+        own -= {"--database-url", "--log-level"}  # migrate's subset of the settings, read by the same table
+    assert own and not own & settings, own & settings
+
+
+@pytest.mark.parametrize("args", [["--no-such-setting", "1"], ["--listen"], ["stray"]])
+def test_an_unknown_setting_flag_is_a_usage_error(args):
+    result = run(["serve", *args])
+    assert result.returncode == 64, result.stderr
+    assert args[0] in result.stderr and "configuration error" not in result.stderr
+
+
+def test_settings_given_as_flags_win_over_their_variables(start_server, database):
+    """Variables that would stop the server at start are not read when their flags are given."""
+    admin = free_port()
+    server = start_server(args=["--migrate", "--admin-listen", f"127.0.0.1:{admin}", "--db-pool-size=2", "--log-level", "warning"],
+                          database=database, env={"TESSERA_ADMIN_LISTEN": "nowhere", "TESSERA_DB_POOL_SIZE": "0",
+                                                  "TESSERA_LOG_LEVEL": "loud"})
+    assert requests.get(server.base + "/readyz", timeout=10).status_code == 200
+    assert requests.get(f"http://127.0.0.1:{admin}/metrics", timeout=10).status_code == 200
+    assert server.stop() == 0
+    assert '"level":"info"' not in server.output()
 
 
 def test_migrate_applies_once_and_is_idempotent(database):

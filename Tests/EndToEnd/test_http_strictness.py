@@ -46,7 +46,6 @@ def status_of(response):
 ALLOWED = {
     "/healthz": "GET, HEAD",
     "/readyz": "GET, HEAD",
-    "/metrics": "GET, HEAD",
     "/.well-known/jwks.json": "GET, HEAD",
     "/.well-known/openid-configuration": "GET, HEAD",
     "/.well-known/oauth-authorization-server": "GET, HEAD",
@@ -69,6 +68,14 @@ def test_options_answers_200_with_the_methods_the_resource_accepts(server, path,
     # RFC 9110 §9.3.7: "A server MUST generate a Content-Length field with a value of "0" if no
     # content is to be sent in the response."
     assert r.headers["Content-Length"] == "0" and r.content == b""
+
+
+def test_the_management_listener_answers_options_and_405_with_its_allow(server):
+    for path in ("/metrics", "/healthz", "/readyz"):
+        r = requests.options(server.admin + path, timeout=10)
+        assert r.status_code == 200 and r.headers["Allow"] == "GET, HEAD", (path, r.status_code)
+        r = requests.put(server.admin + path, timeout=10)
+        assert r.status_code == 405 and r.headers["Allow"] == "GET, HEAD", (path, r.status_code)
 
 
 def test_a_method_a_resource_does_not_accept_gets_405_with_its_allow(server):
@@ -222,3 +229,68 @@ def test_a_bad_per_source_cap_fails_at_start_naming_the_setting():
                             env={**os.environ, "TESSERA_MAX_CONNECTIONS_PER_SOURCE": "lots"}, stdin=subprocess.DEVNULL)
     assert result.returncode == 2
     assert "TESSERA_MAX_CONNECTIONS_PER_SOURCE" in result.stderr
+
+
+# Event loops and the fast path: health, JWKS and discovery are answered on the event-loop
+# thread that read them; the answers are the same, carry a request id and are counted.
+
+@pytest.mark.parametrize("loops", ["1", "3"])
+def test_every_event_loop_count_serves_fast_and_asynchronous_paths(start_server, database, loops):
+    server = start_server(args=["--migrate"], database=database, env={"TESSERA_EVENT_LOOPS": loops})
+    before = requests.get(server.admin + "/metrics", timeout=10).text
+    sessions = [requests.Session() for _ in range(12)]
+    for session in sessions:
+        health = session.get(server.base + "/healthz", timeout=10)
+        assert health.status_code == 200 and health.json() == {"status": "ok"}
+        assert len(health.headers["X-Request-ID"]) == 16
+        jwks = session.get(server.base + "/.well-known/jwks.json", timeout=10)
+        assert jwks.status_code == 200 and jwks.json()["keys"]
+        assert session.get(server.base + "/.well-known/jwks.json", headers={"If-None-Match": jwks.headers["ETag"]},
+                           timeout=10).status_code == 304
+        discovery = session.get(server.base + "/.well-known/openid-configuration", timeout=10)
+        assert discovery.json()["issuer"] == server.base
+        assert session.get(server.base + "/readyz", timeout=10).status_code == 200
+    after = requests.get(server.admin + "/metrics", timeout=10).text
+    assert counted(after, "/healthz", "200") - counted(before, "/healthz", "200") == 12
+    assert counted(after, "/.well-known/jwks.json", "304") - counted(before, "/.well-known/jwks.json", "304") == 12
+    assert server.stop() == 0
+
+
+def counted(metrics, endpoint, status):
+    prefix = f'tessera_http_requests_total{{endpoint="{endpoint}",status="{status}"}} '
+    for line in metrics.splitlines():
+        if line.startswith(prefix):
+            return int(float(line[len(prefix):]))
+    return 0
+
+
+def test_pipelined_fast_and_asynchronous_answers_stay_in_order(server):
+    requests_ = (b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"
+                 b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                 b"GET /.well-known/openid-configuration HTTP/1.1\r\nHost: x\r\n\r\n"
+                 b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"
+                 b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    response = raw(server, requests_)
+    bodies = [part for part in response.split(b"HTTP/1.1 ")[1:]]
+    assert len(bodies) == 5
+    assert [b'"status":"ready"' in bodies[0], b'"status":"ok"' in bodies[1], b'"issuer"' in bodies[2],
+            b'"status":"ready"' in bodies[3], b'"status":"ok"' in bodies[4]] == [True] * 5
+
+
+@pytest.mark.parametrize("value", ["0", "257", "many"])
+def test_a_bad_event_loop_count_fails_at_start_naming_the_setting(value):
+    result = subprocess.run([tessera_bin(), "serve"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "TESSERA_EVENT_LOOPS": value}, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2
+    assert "TESSERA_EVENT_LOOPS" in result.stderr
+
+
+def test_a_second_server_on_the_same_port_is_refused(start_server, database, keys_dir):
+    """With several event loops the listeners share the port (SO_REUSEPORT); another server must
+    still be refused the port rather than join them and take part of their connections."""
+    server = start_server(args=["--migrate"], database=database, env={"TESSERA_EVENT_LOOPS": "2"})
+    result = subprocess.run([tessera_bin(), "serve", "--listen", f"127.0.0.1:{port_of(server)}"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                            env={**os.environ, "PGDATABASE": database, "TESSERA_KEYS_DIR": keys_dir, "TESSERA_EVENT_LOOPS": "2"})
+    assert result.returncode != 0
+    assert "address already in use" in result.stderr

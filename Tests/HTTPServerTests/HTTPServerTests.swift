@@ -30,9 +30,9 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
         }
     }
 
-    @Test("Pipelined requests are answered in order even when a later one finishes first")
-    func pipelining() async throws {
-        try await withServer { _, port in
+    @Test("Pipelined requests are answered in order even when a later one finishes first", arguments: [1, 4])
+    func pipelining(eventLoops: Int) async throws {
+        try await withServer(configure: { $0.eventLoopThreads = eventLoops }) { _, port in
             try await onThread {
                 let client = try TestClient(port: port)
                 client.send(
@@ -43,6 +43,56 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
                 )
                 let bodies = (0..<4).map { _ in client.readResponse()?.bodyText }
                 #expect(bodies == ["slow 300", "first", "slow 10", "last"])
+            }
+        }
+    }
+
+    @Test("A fast-path answer is made on the event-loop thread that read the request; the rest run as tasks")
+    func fastPathRunsOnTheLoopThread() async throws {
+        try await withServer(configure: { $0.eventLoopThreads = 2 }) { _, port in
+            try await onThread {
+                let client = try TestClient(port: port)
+                client.send("GET /fast HTTP/1.1\r\nHost: a\r\n\r\nGET /maybe?now HTTP/1.1\r\nHost: a\r\n\r\n"
+                            + "GET /maybe?later HTTP/1.1\r\nHost: a\r\n\r\n")
+                let fast = try #require(client.readResponse())
+                #expect(fast.bodyText == "fast")
+                #expect(fast.header("X-Thread")?.hasPrefix("http-loop-") == true)
+                let now = try #require(client.readResponse())
+                #expect(now.bodyText == "now")
+                #expect(now.header("X-Thread") == fast.header("X-Thread"))
+                let later = try #require(client.readResponse())
+                #expect(later.bodyText == "later")
+                #expect(later.header("X-Thread")?.hasPrefix("http-loop-") == false)
+            }
+        }
+    }
+
+    @Test("Fast-path answers pipelined behind a pending task wait for it and stay in order", arguments: [1, 4])
+    func fastPathKeepsPipelineOrder(eventLoops: Int) async throws {
+        try await withServer(configure: { $0.eventLoopThreads = eventLoops }) { _, port in
+            try await onThread {
+                let client = try TestClient(port: port)
+                client.send("GET /slow?300 HTTP/1.1\r\nHost: a\r\n\r\nGET /fast HTTP/1.1\r\nHost: a\r\n\r\n"
+                            + "GET /slow?10 HTTP/1.1\r\nHost: a\r\n\r\nHEAD /fast HTTP/1.1\r\nHost: a\r\n\r\n"
+                            + "GET /maybe?later HTTP/1.1\r\nHost: a\r\n\r\nGET /fast HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                var bodies: [String?] = []
+                for index in 0..<6 {
+                    bodies.append(client.readResponse(isHead: index == 3)?.bodyText)
+                }
+                #expect(bodies == ["slow 300", "fast", "slow 10", "", "later", "fast"])
+                #expect(client.isClosedByServer())
+            }
+        }
+    }
+
+    @Test("Pipelined fast-path requests far beyond the pipelining depth are all answered")
+    func fastPathBeyondPipelineDepth() async throws {
+        try await withServer(configure: { $0.limits.maxPipelinedRequestsPerConnection = 4 }) { _, port in
+            try await onThread {
+                let client = try TestClient(port: port)
+                client.send(String(repeating: "GET /fast HTTP/1.1\r\nHost: a\r\n\r\n", count: 200) + "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+                let bodies = (0..<201).map { _ in client.readResponse()?.bodyText }
+                #expect(bodies == Array(repeating: "fast", count: 200) + ["hello"])
             }
         }
     }
@@ -201,9 +251,12 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
         }
     }
 
-    @Test("A slowloris head that does not finish within headerRead is closed")
-    func slowlorisHeaderTimeout() async throws {
-        try await withServer(configure: { $0.timeouts.headerRead = .milliseconds(300) }) { _, port in
+    @Test("A slowloris head that does not finish within headerRead is closed", arguments: [1, 4])
+    func slowlorisHeaderTimeout(eventLoops: Int) async throws {
+        try await withServer(configure: {
+            $0.timeouts.headerRead = .milliseconds(300)
+            $0.eventLoopThreads = eventLoops
+        }) { _, port in
             try await onThread {
                 let client = try TestClient(port: port)
                 let start = Date()
@@ -249,10 +302,13 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
             try await onThread {
                 // A small fixed receive buffer: with autotuning (tcp_rmem up to 32 MiB on some
                 // machines) the whole response could fit in kernel buffers and never stall a send.
-                let client = try TestClient(port: port, readTimeout: 2, receiveBuffer: 64 * 1024)
+                let client = try TestClient(port: port, readTimeout: 10, receiveBuffer: 64 * 1024)
                 client.send("GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+                // The stall starts once the response does (on a busy machine the handler may be late).
+                let first = client.readSome()
+                #expect(first > 0)
                 Thread.sleep(forTimeInterval: 1.0)
-                let received = client.drain()
+                let received = first + client.drain()
                 #expect(received < 32 * 1024 * 1024)
             }
         }
@@ -305,6 +361,25 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
                 #expect(response.header("Connection") == "close")
                 #expect(rejected.isClosedByServer())
                 #expect(busy.readResponse()?.bodyText == "slow 500")
+            }
+        }
+    }
+
+    @Test("While maxInFlightRequests are busy, fast-path requests are still answered and others get 503")
+    func fastPathUnderOverload() async throws {
+        try await withServer(configure: { $0.limits.maxInFlightRequests = 1 }) { server, port in
+            try await onThread {
+                let busy = try TestClient(port: port)
+                busy.send("GET /slow?800 HTTP/1.1\r\nHost: a\r\n\r\n")
+                let deadline = Date().addingTimeInterval(10)
+                while server.statistics.inFlightRequests < 1 && Date() < deadline {
+                    Thread.sleep(forTimeInterval: 0.01)
+                }
+                let fast = try TestClient(port: port)
+                fast.send("GET /fast HTTP/1.1\r\nHost: a\r\n\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+                #expect(fast.readResponse()?.bodyText == "fast")
+                #expect(fast.readResponse()?.status == 503)
+                #expect(busy.readResponse()?.bodyText == "slow 800")
             }
         }
     }
@@ -394,10 +469,11 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
         }
     }
 
-    @Test("Graceful shutdown finishes the in-flight request with Connection: close and refuses new connections")
-    func gracefulShutdown() async throws {
+    @Test("Graceful shutdown finishes the in-flight request with Connection: close and refuses new connections", arguments: [1, 4])
+    func gracefulShutdown(eventLoops: Int) async throws {
         var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.timeouts.keepAliveIdle = .seconds(30)
+        configuration.eventLoopThreads = eventLoops
         let server = HTTPServer(configuration: configuration, responder: testRouter())
         try server.start()
         let port = server.localPort
@@ -426,9 +502,11 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
         await server.shutdown(deadline: .seconds(1))
     }
 
-    @Test("Shutdown force-closes requests that outlive the deadline")
-    func shutdownDeadline() async throws {
-        let server = HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), responder: testRouter())
+    @Test("Shutdown force-closes requests that outlive the deadline", arguments: [1, 4])
+    func shutdownDeadline(eventLoops: Int) async throws {
+        var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.eventLoopThreads = eventLoops
+        let server = HTTPServer(configuration: configuration, responder: testRouter())
         try server.start()
         let port = server.localPort
         let slow = try await onThread {
@@ -460,9 +538,15 @@ struct LimitCase: Sendable, CustomTestStringConvertible {
         }
     }
 
+    @Test("By default there is one event loop per processor the process may run on")
+    func defaultEventLoops() {
+        #expect(HTTPServerConfiguration().eventLoopThreads == HTTPServerConfiguration.availableProcessors)
+        #expect(HTTPServerConfiguration.availableProcessors >= 1)
+    }
+
     @Test("Several event-loop threads share the port with SO_REUSEPORT")
     func severalEventLoops() async throws {
-        try await withServer(configure: { $0.eventLoopThreads = 2 }) { _, port in
+        try await withServer(configure: { $0.eventLoopThreads = 4 }) { _, port in
             try await onThread {
                 let clients = try (0..<20).map { _ in try TestClient(port: port) }
                 for client in clients {

@@ -77,6 +77,36 @@ import Testing
         #expect(await router.respond(to: HTTPRequest(method: .OPTIONS, target: "/o")).status == .noContent)
     }
 
+    @Test("An immediate route is answered by respondImmediately, and by respond the same way")
+    func immediateRoute() async {
+        let router = testRouter()
+        let now = router.respondImmediately(to: HTTPRequest(method: .GET, target: "/fast"))
+        #expect(now?.body == Array("fast".utf8))
+        #expect(await router.respond(to: HTTPRequest(method: .GET, target: "/fast")).body == Array("fast".utf8))
+        #expect(router.respondImmediately(to: HTTPRequest(method: .HEAD, target: "/fast"))?.status == .ok)
+    }
+
+    @Test("A fast path that returns nil hands the request to its asynchronous handler; respond uses the handler")
+    func immediateOrAsynchronous() async {
+        let router = testRouter()
+        #expect(router.respondImmediately(to: HTTPRequest(method: .GET, target: "/maybe?now"))?.body == Array("now".utf8))
+        #expect(router.respondImmediately(to: HTTPRequest(method: .GET, target: "/maybe?later")) == nil)
+        #expect(await router.respond(to: HTTPRequest(method: .GET, target: "/maybe?later")).body == Array("later".utf8))
+        #expect(await router.respond(to: HTTPRequest(method: .GET, target: "/maybe?now")).body == Array("later".utf8))
+    }
+
+    @Test("The router's own answers (404, 405, OPTIONS) are immediate; asynchronous routes and other-method handlers are not")
+    func immediateAnswers() {
+        var router = testRouter()
+        router.addOtherMethods("/echo") { _ in HTTPResponse(status: .badRequest) }
+        #expect(router.respondImmediately(to: HTTPRequest(method: .GET, target: "/nope"))?.status == .notFound)
+        #expect(router.respondImmediately(to: HTTPRequest(method: .POST, target: "/hello"))?.status == .methodNotAllowed)
+        #expect(router.respondImmediately(to: HTTPRequest(method: .OPTIONS, target: "/echo"))?.headers["Allow"] == "POST")
+        #expect(router.respondImmediately(to: HTTPRequest(method: .OPTIONS, target: "*"))?.status == .ok)
+        #expect(router.respondImmediately(to: HTTPRequest(method: .GET, target: "/hello")) == nil)
+        #expect(router.respondImmediately(to: HTTPRequest(method: .PUT, target: "/echo")) == nil)
+    }
+
     @Test("HEAD is answered by the GET handler")
     func headUsesGet() async {
         let response = await testRouter().respond(to: HTTPRequest(method: .HEAD, target: "/healthz"))

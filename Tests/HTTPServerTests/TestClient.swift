@@ -134,6 +134,17 @@ final class TestClient {
         return response
     }
 
+    /// Waits for some bytes and discards them; returns their count (0 on end of file, reset or timeout).
+    func readSome() -> Int {
+        if !buffer.isEmpty {
+            defer { buffer = [] }
+            return buffer.count
+        }
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        return max(0, count)
+    }
+
     /// Reads until end of file, reset or timeout; returns the byte count.
     func drain() -> Int {
         var total = buffer.count
@@ -212,10 +223,27 @@ func withServer(
     await server.shutdown(deadline: .milliseconds(200))
 }
 
+/// The name of the thread running the caller.
+func currentThreadName() -> String {
+    // The system thread's own name (Foundation's Thread.name may not be the one the thread carries).
+    let name = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+    return name.trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
 /// Routes used by the socket tests.
 func testRouter() -> Router {
     var router = Router()
     router.add(.GET, "/healthz") { _ in HTTPResponse(body: Array("ok".utf8)) }
+    // Answered on the event-loop thread; says which thread answered.
+    router.addImmediate(.GET, "/fast") { _ in
+        HTTPResponse(headers: ["X-Thread": currentThreadName()], body: Array("fast".utf8))
+    }
+    // Answered on the loop thread when the query says so, else as a task; says which thread answered.
+    router.add(.GET, "/maybe", immediate: { request in
+        request.query == "now" ? HTTPResponse(headers: ["X-Thread": currentThreadName()], body: Array("now".utf8)) : nil
+    }, otherwise: { _ in
+        HTTPResponse(headers: ["X-Thread": currentThreadName()], body: Array("later".utf8))
+    })
     router.add(.GET, "/hello") { request in
         HTTPResponse(headers: ["Content-Type": "text/plain", "X-Remote": request.remoteAddress], body: Array("hello".utf8))
     }

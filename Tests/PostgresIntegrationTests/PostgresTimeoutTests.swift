@@ -155,4 +155,26 @@ struct PostgresTimeoutTests {
             #expect(error?.kind == .timedOut)
         }
     }
+
+    @Test("withTimeouts lengthens the bounds of one wait inside a transaction and gives the rest of it the usual ones", arguments: [false, true])
+    func longerBoundsForOneWait(pooler: Bool) async throws {
+        try await withServer { () async throws in
+            let pool = PostgresPool(configuration: Self.configuration(statement: .milliseconds(300), lock: .milliseconds(200), pooler: pooler), size: 1)
+            defer { Task { await pool.close() } }
+            let settings = try await pool.transaction { connection in
+                let inside = try connection.withTimeouts(statement: .seconds(5), lock: .seconds(4)) { connection in
+                    // Longer than both the statement timeout and the client deadline of the session.
+                    try connection.query("SELECT pg_sleep(0.8)")
+                    return try connection.query("SELECT current_setting('statement_timeout')")[0].decode(0, as: String.self)
+                }
+                let after = try connection.query("SELECT current_setting('statement_timeout'), current_setting('lock_timeout')")
+                return [inside, try after[0].decode(0, as: String.self), try after[0].decode(1, as: String.self)]
+            }
+            #expect(settings == ["5s", "300ms", "200ms"])
+            let outside = await #expect(throws: PostgresError.self) {
+                try await pool.withConnection { connection in try connection.withTimeouts(statement: .seconds(5), lock: .seconds(5)) { _ in } }
+            }
+            #expect(outside?.kind == .protocolViolation)
+        }
+    }
 }

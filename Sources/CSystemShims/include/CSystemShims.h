@@ -46,6 +46,15 @@ int tessera_eventfd_create(void);
 // per connection and closes the fork/exec descriptor-leak race.
 int tessera_accept_nonblocking(int fd, struct sockaddr *address, socklen_t *length);
 
+// The processors this process may run on: the count of its sched_getaffinity(2) mask (so
+// taskset and container cpusets are respected), else the online processors, at least 1.
+// CPU_COUNT is a macro Swift cannot call.
+int tessera_available_processors(void);
+
+// pthread_setname_np for the calling thread (a GNU extension Glibc's Swift module hides):
+// names it in top, perf and gdb. Names are cut to 15 bytes.
+void tessera_set_thread_name(const char *name);
+
 /// Installs handlers for SIGTERM and SIGINT that write the signal number (one byte) to a
 /// new pipe, and returns the pipe's read end (-1 on failure). Installed synchronously, so
 /// no signal is lost or fatal from this call on. Only one pipe is current per process.

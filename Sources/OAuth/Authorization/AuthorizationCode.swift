@@ -3,7 +3,7 @@ import JOSE
 
 /// An authorization code's grant as stored (RFC 6749 §4.1.2): everything the token endpoint
 /// needs to check the redemption and issue tokens. The code itself is never stored, only
-/// ``hash(_:)`` of it.
+/// its ``TokenDigest``.
 public struct AuthorizationCode: Sendable, Equatable {
     public var clientID: String
     public var userID: UUID
@@ -36,8 +36,6 @@ public struct AuthorizationCode: Sendable, Equatable {
     /// A new code: 256 random bits, base64url (43 characters).
     public static func generate() -> String { Base64URL.encode(SecureRandom.bytes(32)) }
 
-    /// What storage keeps of a code, a session id or an interaction id: its SHA-256.
-    public static func hash(_ secret: String) -> [UInt8] { SHA256.hash(Array(secret.utf8)) }
 }
 
 /// The outcome of trying to redeem a code, decided atomically by storage.
@@ -47,7 +45,7 @@ public enum CodeRedemption: Sendable, Equatable {
     /// This request consumed it, but the checks refused it (wrong client, redirect URI or verifier).
     case rejected(OAuthError)
     /// It was redeemed before: what was issued from it (listed) has now been revoked.
-    case alreadyRedeemed(revoked: [RevokedAccessToken])
+    case alreadyRedeemed(revoked: [AccessTokenRecord])
     /// It expired unredeemed (it is consumed now).
     case expired
     /// No such code.
@@ -60,19 +58,81 @@ public enum CodeRedemption: Sendable, Equatable {
     }
 }
 
-/// An access token revoked by its `jti`, until it would have expired.
-public struct RevokedAccessToken: Sendable, Equatable {
-    public var jti: String
-    public var expiresAt: Date
-    public init(jti: String, expiresAt: Date) {
-        self.jti = jti
-        self.expiresAt = expiresAt
-    }
-}
+/// The authorization-code grant at the token endpoint (RFC 6749 §4.1.3, RFC 7636 §4.6): the code
+/// is redeemed once, then checked (so that any failure leaves it consumed), and the tokens issued.
+public struct AuthorizationCodeGrant: Sendable {
+    public let codes: any AuthorizationCodeStore
+    public let users: any UserStore
+    public let minter: TokenMinter
+    public let refresh: RefreshSettings
+    public let observer: any GrantObserver
+    public let clock: @Sendable () -> Date
 
-/// The checks of the authorization-code grant at the token endpoint (RFC 6749 §4.1.3, RFC 7636 §4.6),
-/// applied to a code this request has already redeemed, so that any failure leaves it consumed.
-public enum AuthorizationCodeGrant {
+    public init(codes: any AuthorizationCodeStore, users: any UserStore, minter: TokenMinter, refresh: RefreshSettings,
+                observer: any GrantObserver, clock: @escaping @Sendable () -> Date = Date.init) {
+        self.codes = codes
+        self.users = users
+        self.minter = minter
+        self.refresh = refresh
+        self.observer = observer
+        self.clock = clock
+    }
+
+    /// Redeems the request's code for `client` and issues the access token, the refresh token when
+    /// the grant includes one, and for OpenID requests the ID token.
+    ///
+    /// What will be issued (the access token's `jti`, a refresh-token family) is fixed before the
+    /// redemption commits and recorded with it, so that a replay of the code can revoke it.
+    public func redeem(_ form: TokenRequest, client: Client, ring: KeyRing) async throws -> TokenResponse {
+        let (code, redirectURI, verifier) = try Self.parameters(form)
+        let now = clock()
+        let jwtID = AccessTokenIssuer.newJWTID()
+        let accessToken = AccessTokenRecord(jti: jwtID, expiresAt: minter.accessTokenExpiry(client: client, now: now))
+        let refreshToken = RefreshTokenGrant.newToken()
+        let policy = refresh.policy(for: client)
+        let redemption = try await codes.redeemCode(digest: TokenDigest.of(code)) { code in
+            do throws(OAuthError) {
+                try Self.check(code, client: client, redirectURI: redirectURI, verifier: verifier)
+            } catch {
+                return .failure(error)
+            }
+            var family: NewRefreshFamily?
+            if RefreshTokenGrant.isIssued(to: client, scope: code.scope) {
+                let expiresAt = now.addingTimeInterval(policy.absoluteLifetime)
+                family = NewRefreshFamily(
+                    family: RefreshTokenFamily(clientID: client.id, userID: code.userID, scopes: code.scopes, audiences: code.audiences,
+                                               authTime: code.authTime, sid: code.sid, expiresAt: expiresAt),
+                    tokenDigest: TokenDigest.of(refreshToken), tokenExpiresAt: min(now.addingTimeInterval(policy.idleLifetime), expiresAt))
+            }
+            return .success(CodeRedemptionPlan(accessToken: accessToken, refreshFamily: family))
+        }
+        let record: AuthorizationCode
+        switch redemption {
+        case .redeemed(let redeemed):
+            record = redeemed
+        case .rejected(let error):
+            // The code is consumed now, whatever the request was.
+            throw error
+        case .alreadyRedeemed(let revoked):
+            // What the code issued was revoked in the same transaction.
+            observer.revoked(revoked)
+            observer.codeReplayed(clientID: client.id)
+            throw Self.failure("code already redeemed")
+        case .expired:
+            throw Self.failure("code expired")
+        case .notFound:
+            throw Self.failure("unknown code")
+        }
+        guard let user = try await users.user(id: record.userID), !user.isDisabled else {
+            throw Self.failure("user \(record.userID) deleted or disabled")
+        }
+        let includesRefresh = RefreshTokenGrant.isIssued(to: client, scope: record.scope)
+        return try minter.mint(
+            client: client, subject: user.subject, username: user.username, scope: record.scope, audiences: record.audiences, jwtID: jwtID,
+            now: now, ring: ring, refreshToken: includesRefresh ? refreshToken : nil,
+            authentication: record.scope.contains("openid") ? AuthenticationContext(authTime: record.authTime, nonce: record.nonce, sid: record.sid) : nil)
+    }
+
     /// The description every `invalid_grant` of this grant shares, so that a client learns
     /// nothing about which check failed.
     public static let failureDescription = "The authorization code is invalid, expired, or was already used."

@@ -2,7 +2,7 @@ import Foundation
 import JOSE
 
 /// A browser's sign-in, kept server-side. The browser holds a random id in a cookie; storage
-/// keeps only its SHA-256 (``AuthorizationCode/hash(_:)``).
+/// keeps only its ``TokenDigest``.
 public struct LoginSession: Sendable, Equatable {
     /// The public session id, sent as the ID token's `sid`; unrelated to the cookie value.
     public var sid: String

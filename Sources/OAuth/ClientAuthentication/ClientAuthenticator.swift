@@ -33,8 +33,8 @@ public final class ClientAuthenticator: Sendable {
     let assertions: ClientAssertionVerifier
     let dummyHashParameters: Argon2Parameters
     private let clock: @Sendable () -> Date
-    /// The hash an unknown client's secret is checked against, made once with a random password.
-    private let dummyHash = Mutex<String?>(nil)
+    /// The hash an unknown client's secret is checked against.
+    private let dummyHash: DummyHash
     /// Argon2 verifications started (including the dummy ones); tests read it to see which path ran.
     private let verifications = Mutex(0)
 
@@ -56,6 +56,7 @@ public final class ClientAuthenticator: Sendable {
         self.throttle = throttle
         self.assertions = ClientAssertionVerifier(audience: assertionAudience, maximumLifetime: maximumAssertionLifetime)
         self.dummyHashParameters = dummyHashParameters
+        self.dummyHash = DummyHash(parameters: dummyHashParameters)
         self.clock = clock
     }
 
@@ -219,18 +220,10 @@ public final class ClientAuthenticator: Sendable {
     }
 
     private func dummyHashValue() async throws -> String {
-        if let existing = dummyHash.withLock({ $0 }) { return existing }
-        let made: String
         do {
-            made = try await argon2.hash(password: SecureRandom.bytes(32), parameters: dummyHashParameters)
+            return try await dummyHash.value(on: argon2)
         } catch let error as Argon2PoolError {
             throw Self.unavailable(error)
-        }
-        // Two first requests may both have made one; keep the first stored.
-        return dummyHash.withLock { stored in
-            if let stored { return stored }
-            stored = made
-            return made
         }
     }
 

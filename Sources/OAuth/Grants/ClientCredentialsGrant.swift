@@ -1,7 +1,25 @@
 import Foundation
 
 /// The `client_credentials` grant (RFC 6749 §4.4): a client gets an access token for itself.
-public enum ClientCredentialsGrant {
+///
+/// It needs no storage: it is answered from the registration and the keys alone.
+public struct ClientCredentialsGrant: Sendable {
+    public let minter: TokenMinter
+    public let clock: @Sendable () -> Date
+
+    public init(minter: TokenMinter, clock: @escaping @Sendable () -> Date = Date.init) {
+        self.minter = minter
+        self.clock = clock
+    }
+
+    /// Issues an access token for `client` itself (`sub` is its id). RFC 6749 §4.4.3: "A refresh
+    /// token SHOULD NOT be included."
+    public func issue(_ form: TokenRequest, client: Client, ring: KeyRing) throws -> TokenResponse {
+        let scope = try Self.scope(requested: form["scope"], client: client)
+        let audience = try Self.audience(resources: form.resources, audience: form["audience"], client: client)
+        return try minter.mint(client: client, subject: client.id, username: nil, scope: scope, audiences: audience, now: clock(), ring: ring)
+    }
+
     /// The scope to grant. RFC 6749 §3.3: absent means the client's default scopes;
     /// anything the client may not have is `invalid_scope`, never silently narrowed.
     public static func scope(requested: String?, client: Client) throws(OAuthError) -> Scope {

@@ -51,7 +51,64 @@ public struct RefreshPolicy: Sendable, Equatable {
 }
 
 /// The `refresh_token` grant (RFC 6749 §6) with rotation (RFC 9700 §4.14.2).
-public enum RefreshTokenGrant {
+public struct RefreshTokenGrant: Sendable {
+    public let tokens: any RefreshTokenStore
+    public let minter: TokenMinter
+    public let settings: RefreshSettings
+    public let observer: any GrantObserver
+    public let clock: @Sendable () -> Date
+
+    public init(tokens: any RefreshTokenStore, minter: TokenMinter, settings: RefreshSettings, observer: any GrantObserver,
+                clock: @escaping @Sendable () -> Date = Date.init) {
+        self.tokens = tokens
+        self.minter = minter
+        self.settings = settings
+        self.observer = observer
+        self.clock = clock
+    }
+
+    /// Rotates the presented refresh token and issues a new access token (and an ID token for
+    /// OpenID families, keeping `auth_time` and `sid`, OIDC Core §12.2).
+    ///
+    /// A reused token outside the client's grace window revokes its family (storage does it in the
+    /// same transaction); a retry within it gets the same successor again. A disabled user's family
+    /// cannot rotate; a deleted user's families are gone with them.
+    public func refresh(_ form: TokenRequest, client: Client, ring: KeyRing) async throws -> TokenResponse {
+        guard let presented = form["refresh_token"] else { throw OAuthError.invalidRequest("The refresh_token parameter is missing.") }
+        let requested = try form["scope"].map { text throws(OAuthError) in try Scope(parsing: text) }
+        guard Self.isWellFormed(presented) else { throw Self.failure("malformed refresh token") }
+        let now = clock()
+        let jwtID = AccessTokenIssuer.newJWTID()
+        let successor = Self.successor(of: presented, key: settings.successorKey)
+        let policy = settings.policy(for: client)
+        let rotation = try await tokens.rotate(RefreshRotationRequest(
+            tokenDigest: TokenDigest.of(presented), clientID: client.id, successorDigest: TokenDigest.of(successor), requestedScope: requested,
+            idleLifetime: policy.idleLifetime, grace: policy.grace,
+            accessToken: AccessTokenRecord(jti: jwtID, expiresAt: minter.accessTokenExpiry(client: client, now: now))))
+        let family: RefreshTokenFamily
+        switch rotation {
+        case .rotated(let rotated):
+            family = rotated
+        case .graceRetry(let retried):
+            observer.refreshGraceRetry(clientID: client.id, familyID: retried.id)
+            family = retried
+        case .reuseDetected(let familyID, let revoked):
+            observer.revoked(revoked)
+            observer.refreshTokenReused(clientID: client.id, familyID: familyID)
+            throw Self.failure("reuse of a rotated refresh token")
+        case .invalid(let detail):
+            throw Self.failure(detail)
+        case .invalidScope:
+            throw OAuthError(.invalidScope, "The requested scope exceeds the scope originally granted.")
+        }
+        let scope = requested ?? family.scope
+        let openID = family.scope.contains("openid") && scope.contains("openid")
+        return try minter.mint(
+            client: client, subject: family.userID.uuidString.lowercased(), username: family.username, scope: scope, audiences: family.audiences,
+            jwtID: jwtID, now: now, ring: ring, refreshToken: successor,
+            authentication: openID ? AuthenticationContext(authTime: family.authTime, nonce: nil, sid: family.sid) : nil)
+    }
+
     /// The description of every `invalid_grant` of this grant: it tells nothing of which check failed.
     public static let failureDescription = "The refresh token is invalid, expired, or revoked."
 
@@ -102,8 +159,9 @@ public enum RefreshRotation: Sendable, Equatable {
     case rotated(RefreshTokenFamily)
     /// A retry within the client's grace window: the same successor is valid again.
     case graceRetry(RefreshTokenFamily)
-    /// An already rotated token outside the grace window: the family is revoked now.
-    case reuseDetected(familyID: UUID)
+    /// An already rotated token outside the grace window: the family is revoked now, with the
+    /// access tokens issued from it (listed).
+    case reuseDetected(familyID: UUID, revoked: [AccessTokenRecord])
     /// Unknown, expired, revoked or another client's: nothing changed.
     case invalid(detail: String)
     /// The requested scope exceeds the family's: nothing changed.

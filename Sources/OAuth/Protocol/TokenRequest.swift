@@ -39,7 +39,7 @@ public struct TokenRequest: Sendable, Equatable {
 
     public subscript(name: String) -> String? { parameters[name] }
 
-    static func describe(_ error: FormURLEncoded.DecodingError) -> String {
+    public static func describe(_ error: FormURLEncoded.DecodingError) -> String {
         switch error {
         case .malformedEscape: return "The request body has a malformed percent-escape."
         case .invalidUTF8: return "The request body is not valid UTF-8."

@@ -2,6 +2,7 @@ import Foundation
 import JOSE
 @testable import PasswordHashing
 @testable import OAuth
+import TestSupport
 
 /// Cheap Argon2 parameters keep the suites fast; the algorithm is the same.
 let fastArgon2 = Argon2Parameters(memoryKiB: 64, iterations: 1, parallelism: 1)

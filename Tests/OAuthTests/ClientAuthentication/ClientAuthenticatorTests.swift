@@ -2,6 +2,7 @@ import Foundation
 import JOSE
 import PasswordHashing
 import Testing
+import TestSupport
 @testable import OAuth
 
 @Suite struct ClientAuthenticatorTests {
