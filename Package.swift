@@ -23,18 +23,19 @@ let package = Package(
         .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
 
         .target(name: "TLS", dependencies: ["CLibSSL"]),
-        .target(name: "HTTPServer", dependencies: ["CSystemShims"]),
+        .target(name: "HTTPServer", dependencies: ["CSystemShims", "TLS"]),
         .target(name: "Postgres", dependencies: ["CLibPQ"]),
         .target(name: "JOSE", dependencies: ["COpenSSL"]),
         .target(name: "PasswordHashing", dependencies: ["CArgon2"]),
         .target(name: "OAuth", dependencies: ["JOSE", "PasswordHashing"]),
         .target(name: "PostgresStorage", dependencies: ["Postgres", "OAuth", "JOSE"]),
-        .target(name: "AuthServer", dependencies: ["HTTPServer", "Postgres", "PostgresStorage", "OAuth", "JOSE", "PasswordHashing"]),
+        .target(name: "AuthServer", dependencies: ["HTTPServer", "TLS", "Postgres", "PostgresStorage", "OAuth", "JOSE", "PasswordHashing"]),
         .executableTarget(
             name: "TesseraCLI",
             dependencies: [
                 "AuthServer",
                 "HTTPServer",
+                "TLS",
                 "Postgres",
                 "PostgresStorage",
                 "OAuth",
@@ -48,12 +49,12 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["OAuth", "JOSE", "PasswordHashing"]),
 
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
-        .testTarget(name: "PostgresIntegrationTests", dependencies: ["Postgres"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS"]),
+        .testTarget(name: "PostgresIntegrationTests", dependencies: ["Postgres", "JOSE"]),
         .testTarget(name: "JOSETests", dependencies: ["JOSE"]),
         .testTarget(name: "PasswordHashingTests", dependencies: ["PasswordHashing"]),
         .testTarget(name: "OAuthTests", dependencies: ["OAuth", "JOSE", "PasswordHashing", "TestSupport"]),
-        .testTarget(name: "AuthServerTests", dependencies: ["AuthServer", "HTTPServer", "Postgres", "PostgresStorage", "OAuth", "JOSE"]),
+        .testTarget(name: "AuthServerTests", dependencies: ["AuthServer", "HTTPServer", "TLS", "Postgres", "PostgresStorage", "OAuth", "JOSE"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -18,7 +18,7 @@ export TESSERA_BIN="$here/.build/release/tessera"
 mkdir -p bench-results
 export BENCH_RESULTS="$here/bench-results/$(date -u +%Y%m%dT%H%M%SZ).txt"
 : >"$BENCH_RESULTS"
-only=${BENCH_ONLY:-"http jose token refresh introspect memory instructions"}
+only=${BENCH_ONLY:-"http tls jose token refresh introspect memory instructions"}
 status=0
 
 run() {  # run NAME TITLE COMMAND...
@@ -30,6 +30,7 @@ run() {  # run NAME TITLE COMMAND...
 }
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(. scripts/bench/lib.sh; busy)% busy before start"
 run http "HTTP: GET /healthz, JWKS and discovery next to nginx" scripts/with-test-postgres.sh scripts/bench-http.sh
+run tls "HTTPS: keep-alive and new TLS 1.3 handshakes next to nginx with the same certificate" scripts/with-test-postgres.sh scripts/bench-tls.sh
 run jose "JOSE: signing and verification next to openssl speed" scripts/bench-jose.sh
 run token "Token endpoint: client_credentials next to the openssl ceiling and the glewlwyd peer" \
     scripts/with-test-postgres.sh scripts/bench-token.sh

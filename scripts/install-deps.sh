@@ -25,8 +25,9 @@ case "$mode" in
         packages+=(chromium chromium-driver)
         # The load-balanced test runs several instances behind Debian's HAProxy.
         packages+=(haproxy)
-        # The TLS tests drive the server with the OpenSSL command-line client (s_client) too.
-        packages+=(openssl)
+        # The TLS tests drive the server with the OpenSSL command-line client (s_client) too, and
+        # Apache's mod_auth_openidc introspects over https as a resource server that insists on https.
+        packages+=(openssl apache2 libapache2-mod-auth-openidc)
         # A three-node PostgreSQL cluster managed by Patroni (with one etcd), and a pooler.
         if [ "$mode" = ha ]; then packages+=(patroni etcd-server pgbouncer); fi ;;
     bench) packages+=(wrk nginx-light curl python3 openssl valgrind) ;;

@@ -1,3 +1,4 @@
+import JOSE
 import Foundation
 import OAuth
 import Synchronization

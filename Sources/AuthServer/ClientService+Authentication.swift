@@ -30,4 +30,12 @@ extension ClientService {
             throw error
         }
     }
+
+    /// The client of a token, revocation or introspection request if it can be authenticated from
+    /// memory alone (a secret already verified, a registration held in memory), else nil; for answers
+    /// on the event-loop thread.
+    func authenticateImmediately(_ request: HTTPRequest, form: TokenRequest) -> AuthenticatedClient? {
+        authenticator.authenticateImmediately(ClientAuthenticationRequest(
+            authorization: request.headers["Authorization"], parameters: form.parameters, sourceAddress: request.remoteAddress))
+    }
 }

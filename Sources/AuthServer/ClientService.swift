@@ -16,8 +16,6 @@ public final class ClientService: Sendable {
     let registrations: CachedClientCredentialStore
     let argon2: Argon2Pool
     private let logger: Logger
-    /// Client changes (nil: none, and nothing is cached).
-    private let changes: AsyncStream<ChangeEvent>?
     private let tasks = BackgroundTasks()
 
     /// Argon2 for client secrets: one thread by default (Argon2 at 19 MiB, 2 passes, is memory-bound,
@@ -36,7 +34,9 @@ public final class ClientService: Sendable {
             store: registrations, argon2: argon2, cache: secretCache, throttle: AuthenticationThrottle(),
             assertionAudience: issuer.url, dummyHashParameters: argon2Parameters)
         self.logger = logger
-        changes = feed?.subscribe(.clients)
+        feed?.observe(.clients) { [registrations, secretCache] event in
+            Self.apply(event, registrations: registrations, secretCache: secretCache)
+        }
     }
 
     /// The client, when it exists and is enabled (for the browser endpoints, which name a client
@@ -47,32 +47,30 @@ public final class ClientService: Sendable {
     }
 
     public func start() {
-        var started: [Task<Void, Never>] = [Task { [authenticator, logger] in
+        tasks.add([Task { [authenticator, logger] in
             do { try await authenticator.prepare() } catch {
                 logger.warning("client authentication not prepared", ["error": "\(error)"])
             }
-        }]
-        if let changes {
-            started.append(Task { [registrations, secretCache] in
-                for await event in changes {
-                    switch event {
-                    case .changed(let clientID):
-                        registrations.invalidate(clientID: clientID)
-                        secretCache.invalidate(clientID: clientID)
-                    case .connected:
-                        // Changes made while disconnected were not heard: forget everything.
-                        secretCache.invalidateAll()
-                        registrations.setCaching(true)
-                    case .disconnected:
-                        // Nothing new is cached; what is cached serves only if PostgreSQL cannot be
-                        // reached, for the outage grace. Verified secrets stay: each is tied to the
-                        // stored hash it matched, so it can only confirm a registration still in use.
-                        registrations.setCaching(false)
-                    }
-                }
-            })
+        }])
+    }
+
+    /// What a client change does to the caches; runs where the change is heard, at once (a disabled
+    /// client must not be answered from memory a moment longer than needed).
+    static func apply(_ event: ChangeEvent, registrations: CachedClientCredentialStore, secretCache: VerifiedSecretCache) {
+        switch event {
+        case .changed(let clientID):
+            registrations.invalidate(clientID: clientID)
+            secretCache.invalidate(clientID: clientID)
+        case .connected:
+            // Changes made while disconnected were not heard: forget everything.
+            secretCache.invalidateAll()
+            registrations.setCaching(true)
+        case .disconnected:
+            // Nothing new is cached; what is cached serves only if PostgreSQL cannot be
+            // reached, for the outage grace. Verified secrets stay: each is tied to the
+            // stored hash it matched, so it can only confirm a registration still in use.
+            registrations.setCaching(false)
         }
-        tasks.add(started)
     }
 
     public func stop() async {
@@ -175,6 +173,15 @@ final class CachedClientCredentialStore: ClientCredentialStore {
             }
         }
         return credentials
+    }
+
+    /// The registration held in memory, while notifications flow and the entry is fresh; never waits.
+    func cachedCredentials(clientID: String) -> ClientCredentials? {
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            guard state.isCaching, let entry = state.entries[clientID], entry.expires > now else { return nil }
+            return entry.credentials
+        }
     }
 
     /// What may answer while PostgreSQL cannot, within the outage grace: an entry past its

@@ -5,17 +5,19 @@ extension Configuration {
     /// Every setting, in the order they are read and listed. A concern with settings of its own
     /// lists them in its own `Configuration+Concern.swift` and adds that list here (and its
     /// rules to ``settingChecks``); README.md's tables then come from `tessera config --markdown`.
-    public static let settings: [Setting] = coreSettings + httpSettings + databaseSettings
+    public static let settings: [Setting] = coreSettings + httpSettings + tlsSettings + databaseSettings
 
     /// The rules between settings, checked in order once every setting has its value.
-    public static let settingChecks: [SettingCheck] = coreSettingChecks + databaseSettingChecks
+    public static let settingChecks: [SettingCheck] = coreSettingChecks + tlsSettingChecks + databaseSettingChecks
 
     /// The server's own settings.
     static let coreSettings: [Setting] = [
         Setting("TESSERA_LISTEN", \.listen, .listenAddress, default: .value("127.0.0.1:8080"), example: "0.0.0.0:8443",
                 group: .server, "the address of the public listener"),
         Setting("TESSERA_ISSUER", \.issuer, .issuer,
-                default: .derived("`http://` + the listen address") { "http://\($0.listen.urlAuthority)" },
+                default: .derived("`http://` + the listen address (`https://` with `TESSERA_TLS_CERT`)") {
+                    "\($0.tls.certificateFile == nil ? "http" : "https")://\($0.listen.urlAuthority)"
+                },
                 example: "https://id.example.com", group: .server,
                 "the issuer identifier; every endpoint URL derives from it. `https://` in production; no query, fragment or trailing `/`"),
         Setting("TESSERA_ADMIN_LISTEN", \.adminListen, .listenAddressOrOff, default: .value("127.0.0.1:9464"),

@@ -71,6 +71,8 @@ public struct Configuration: Sendable, Equatable {
     public var http = HTTPSettings()
     /// The database pool and the bounds on every wait for PostgreSQL (Configuration+Database.swift).
     public var database = DatabaseSettings()
+    /// TLS certificates, the mTLS listener and their reloaders (Configuration+TLS.swift).
+    public var tls = TLSSettings()
 
     /// Placeholders only: ``load(environment:arguments:)`` gives every setting its value.
     private init() {

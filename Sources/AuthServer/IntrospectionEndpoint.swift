@@ -30,6 +30,34 @@ struct IntrospectionEndpoint: Sendable {
         }
     }
 
+    /// The answer on the event-loop thread when everything it needs is in memory: the caller's secret
+    /// already verified, the token's seal or signature, the synchronised revocation set, and (for a
+    /// user's JWT) a cached username. Anything else (an error to report, a refresh token, a cache miss)
+    /// returns nil and takes ``introspect(_:)``, which answers the same.
+    func introspectImmediately(_ request: HTTPRequest) -> HTTPResponse? {
+        guard request.method == .POST, request.hasFormBody, let form = try? TokenRequest(body: request.body),
+              let token = form["token"], !RefreshTokenGrant.isWellFormed(token),
+              let authenticated = clients.authenticateImmediately(request, form: form), authenticated.method != .none else { return nil }
+        let caller = authenticated.client
+        guard !caller.introspectableAudiences.isEmpty,
+              // A refused take consumes nothing: the asynchronous path then refuses, audited.
+              limits.introspection.take(caller.id) == nil else { return nil }
+        let now = Int64(Date().timeIntervalSince1970)
+        guard let claims = verifier.verify(token, keys: keys.current.ring.publishedKeys, now: now),
+              claims.audience.contains(where: caller.introspectableAudiences.contains) else {
+            return HTTPResponse(status: .ok, headers: ErrorResponses.noStoreJSON, body: Self.inactive)
+        }
+        guard let isRevoked = revocations.isRevokedImmediately(claims) else { return nil }
+        if isRevoked { return HTTPResponse(status: .ok, headers: ErrorResponses.noStoreJSON, body: Self.inactive) }
+        var username = claims.username
+        if username == nil && claims.subject != claims.clientID {
+            guard let cached = usernames.cachedUsername(subject: claims.subject) else { return nil }
+            username = cached
+        }
+        return HTTPResponse(status: .ok, headers: ErrorResponses.noStoreJSON,
+                            body: Array(Self.activeJSON(claims, username: username, tokenType: "Bearer").utf8))
+    }
+
     private func handle(_ request: HTTPRequest) async throws -> HTTPResponse {
         // RFC 7662 §2.1: "The protected resource calls the introspection endpoint using an HTTP POST request".
         let form = try ClientService.form(request, endpoint: "introspection")

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import JOSE
 import OAuth
 
 /// Structured operational log: one JSON object per line on standard error.

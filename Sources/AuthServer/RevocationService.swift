@@ -38,6 +38,7 @@ final class RevocationService: Sendable {
         self.outageGrace = .milliseconds(Int64(outageGrace * 1_000))
         self.logger = logger
         changes = feed?.subscribe(.revocations)
+        feed?.observe(.revocations) { [weak self] event in self?.observe(event) }
     }
 
     /// Whether the access token these claims describe is revoked (by its `jti`, or because its client
@@ -63,12 +64,40 @@ final class RevocationService: Sendable {
         }
     }
 
+    /// Whether the token is revoked, from memory; nil when the set is not synchronised (then only
+    /// ``isRevoked(_:)`` can answer). Never waits.
+    func isRevokedImmediately(_ claims: AccessTokenClaims) -> Bool? {
+        state.withLock { state in state.isSynchronized ? state.revoked.isRevoked(claims) : nil }
+    }
+
     /// Records revocations this instance just committed, so that its own next answer already
     /// knows them (the notification that tells every instance arrives a moment later).
     func didRevoke(_ revoked: [AccessTokenRecord]) {
         guard !revoked.isEmpty else { return }
         state.withLock { state in
             for entry in revoked { state.revoked.revoke(jti: entry.jti, expiresAt: Int64(entry.expiresAt.timeIntervalSince1970)) }
+        }
+    }
+
+    /// An announced revocation or a lost feed, handled where it is heard, at once: a revoked token
+    /// must not be answered active from memory a moment longer than needed.
+    private func observe(_ event: ChangeEvent) {
+        switch event {
+        case .changed(let payload):
+            // A jti, or a client or user whose tokens up to a cut-off are revoked.
+            let now = Int64(Date().timeIntervalSince1970)
+            state.withLock {
+                $0.revoked.apply(announcement: payload, now: now, assumedLifetime: AccessTokenIssuer.maximumLifetime + AccessTokenVerifier.clockSkew)
+            }
+        case .disconnected:
+            state.withLock { state in
+                if state.isSynchronized { state.desynchronisedAt = ContinuousClock.now }
+                state.isSynchronized = false
+                state.epoch &+= 1
+            }
+            logger.warning("revocation notifications lost; asking PostgreSQL until resynchronised")
+        case .connected:
+            break
         }
     }
 
@@ -79,25 +108,9 @@ final class RevocationService: Sendable {
         guard let changes else { return }
         tasks.add([
             Task { [self] in
-                for await event in changes {
-                    switch event {
-                    case .changed(let payload):
-                        // A jti, or a client or user whose tokens up to a cut-off are revoked.
-                        let now = Int64(Date().timeIntervalSince1970)
-                        state.withLock {
-                            $0.revoked.apply(announcement: payload, now: now,
-                                             assumedLifetime: AccessTokenIssuer.maximumLifetime + AccessTokenVerifier.clockSkew)
-                        }
-                    case .connected:
-                        await reload()
-                    case .disconnected:
-                        state.withLock { state in
-                            if state.isSynchronized { state.desynchronisedAt = ContinuousClock.now }
-                            state.isSynchronized = false
-                            state.epoch &+= 1
-                        }
-                        logger.warning("revocation notifications lost; asking PostgreSQL until resynchronised")
-                    }
+                // Reloading needs storage, so it waits for a task; the rest is handled where heard.
+                for await event in changes where event == .connected {
+                    await reload()
                 }
             },
             Task { [self] in

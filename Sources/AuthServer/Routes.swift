@@ -37,7 +37,8 @@ struct Routes: Sendable {
         router.addImmediate(.GET, "/.well-known/oauth-authorization-server") { request in wellKnown.discovery(request) }
         // The token, revocation and introspection endpoints accept POST; any other method reaches
         // the endpoint, which answers invalid_request (RFC 6749 §3.2) rather than a bare 405.
-        router.add(.POST, TokenEndpoint.path) { request in await token.token(request) }
+        router.add(.POST, TokenEndpoint.path, immediate: { request in token.tokenImmediately(request) },
+                   otherwise: { request in await token.token(request) })
         router.addOtherMethods(TokenEndpoint.path) { request in await token.token(request) }
         router.add(.GET, AuthorizationEndpoint.path) { request in await authorization.authorize(request) }
         router.add(.POST, AuthorizationEndpoint.path) { request in await authorization.authorize(request) }
@@ -50,7 +51,8 @@ struct Routes: Sendable {
         router.add(.POST, LogoutEndpoint.path) { request in await logout.logout(request) }
         router.add(.POST, RevocationEndpoint.path) { request in await revocation.revoke(request) }
         router.addOtherMethods(RevocationEndpoint.path) { request in await revocation.revoke(request) }
-        router.add(.POST, IntrospectionEndpoint.path) { request in await introspection.introspect(request) }
+        router.add(.POST, IntrospectionEndpoint.path, immediate: { request in introspection.introspectImmediately(request) },
+                   otherwise: { request in await introspection.introspect(request) })
         router.addOtherMethods(IntrospectionEndpoint.path) { request in await introspection.introspect(request) }
         router.add(.GET, Pages.stylesheetPath) { request in Pages.stylesheet(request) }
         return router

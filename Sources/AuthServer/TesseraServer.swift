@@ -21,8 +21,12 @@ public final class TesseraServer: Sendable {
     let notifications: PostgresNotificationHub?
     public let metrics: Metrics
     private let http: HTTPServer
+    /// What the main listener answers with (both paths), for tests that drive it without a socket.
+    let responder: InstrumentedResponder
     /// The management listener: `/metrics`, `/healthz` and `/readyz` on `TESSERA_ADMIN_LISTEN` (loopback by default); nil when off.
     private let admin: HTTPServer?
+    /// The mTLS listener, certificate reloading and TLS metrics (TLSListeners.swift).
+    let tls: TLSListeners
 
     /// How long a graceful shutdown waits for in-flight requests before closing them.
     public static let shutdownGrace: Duration = .seconds(10)
@@ -81,7 +85,8 @@ public final class TesseraServer: Sendable {
 
         let routes = Routes(
             health: HealthEndpoints(isStorageReady: { await pool.ping() }),
-            wellKnown: WellKnownEndpoints(issuer: issuer, keys: keys, maxAge: Int(configuration.jwksMaxAge)),
+            wellKnown: WellKnownEndpoints(issuer: issuer, keys: keys, maxAge: Int(configuration.jwksMaxAge),
+                                          mtlsBaseURL: configuration.tls.mtlsBaseURL(issuer: issuer)),
             token: TokenEndpoint(
                 clients: clients, keys: keys,
                 clientCredentials: ClientCredentialsGrant(minter: minter),
@@ -108,15 +113,20 @@ public final class TesseraServer: Sendable {
         httpConfiguration.port = configuration.listen.port
         configuration.http.apply(to: &httpConfiguration)
         let addresses = SourceAddressResolver(trustedProxies: configuration.trustedProxies)
+        let certificates = ClientCertificateResolver(trustedProxies: configuration.trustedProxies, logger: logger)
         let log: @Sendable (String) -> Void = { message in logger.warning(message, ["component": "http"]) }
         // Metrics name key ids and pool and Argon2 statistics: never on the public listener.
         let main = routes.router()
-        self.http = HTTPServer(configuration: httpConfiguration,
-                               responder: InstrumentedResponder(router: main, endpoints: main.paths, addresses: addresses, metrics: metrics), log: log)
+        let responder = InstrumentedResponder(router: main, endpoints: main.paths, addresses: addresses, certificates: certificates, metrics: metrics)
+        self.responder = responder
+        self.tls = TLSListeners(settings: configuration.tls, responder: responder, logger: logger, metrics: metrics, log: log)
+        tls.configureMain(&httpConfiguration)
+        self.http = HTTPServer(configuration: httpConfiguration, responder: responder, log: log)
         if let adminListen = configuration.adminListen {
             let adminRouter = routes.adminRouter()
             self.admin = HTTPServer(configuration: HTTPServerConfiguration(host: adminListen.host, port: adminListen.port),
-                                    responder: InstrumentedResponder(router: adminRouter, endpoints: adminRouter.paths, addresses: addresses, metrics: metrics),
+                                    responder: InstrumentedResponder(router: adminRouter, endpoints: adminRouter.paths, addresses: addresses,
+                                                                     certificates: certificates, metrics: metrics),
                                     log: log)
         } else {
             self.admin = nil
@@ -192,7 +202,9 @@ public final class TesseraServer: Sendable {
         // Every subscriber is in place: one connection now listens for all of them.
         notifications?.start()
         try http.start()
-        logger.info("listening", ["address": "\(configuration.listen.host):\(http.localPort)", "issuer": configuration.issuer.url])
+        logger.info("listening", ["address": "\(configuration.listen.host):\(http.localPort)", "issuer": configuration.issuer.url,
+                                  "scheme": configuration.tls.isMainListenerHTTPS ? "https" : "http"])
+        try tls.start()
         if let admin, let adminListen = configuration.adminListen {
             try admin.start()
             logger.info("admin listening", ["address": "\(adminListen.host):\(admin.localPort)", "paths": "/metrics /healthz /readyz"])
@@ -201,11 +213,17 @@ public final class TesseraServer: Sendable {
 
     /// The port actually bound (useful with port 0).
     public var localPort: UInt16 { http.localPort }
+    /// The port the mTLS listener bound, if there is one.
+    public var mtlsPort: UInt16? { tls.mutualPort }
+    /// The port of the https listener beside the main one, if there is one.
+    public var httpsPort: UInt16? { tls.additionalPort }
 
     /// Stops accepting, lets in-flight requests finish within ``shutdownGrace``, then closes the pool.
     public func shutdown() async {
         logger.info("shutting down", ["grace_seconds": "\(Self.shutdownGrace.components.seconds)"])
+        async let tlsStopped: Void = tls.shutdown(deadline: Self.shutdownGrace)
         await http.shutdown(deadline: Self.shutdownGrace)
+        await tlsStopped
         await admin?.shutdown(deadline: .seconds(1))
         notifications?.stop()
         await keys.stop()

@@ -36,6 +36,26 @@ struct TokenEndpoint: Sendable {
         }
     }
 
+    /// The answer on the event-loop thread for a `client_credentials` request whose client is
+    /// authenticated from memory (its secret already verified): the grant needs no storage, only the
+    /// registration and the signing keys. Anything else (another grant, an error to report, a limit
+    /// reached) returns nil and takes ``token(_:)``, which answers the same.
+    func tokenImmediately(_ request: HTTPRequest) -> HTTPResponse? {
+        guard request.method == .POST, request.hasFormBody, let form = try? TokenRequest(body: request.body),
+              form["grant_type"] == Client.GrantType.clientCredentials.rawValue else { return nil }
+        let source = SourceAddressKey.of(request.remoteAddress)
+        guard limits.tokenFailures.retryAfter(source) == nil,
+              let client = clients.authenticateImmediately(request, form: form)?.client,
+              client.grantTypes.contains(.clientCredentials),
+              // A request the grant would refuse is left to the asynchronous path, which reports it.
+              (try? ClientCredentialsGrant.scope(requested: form["scope"], client: client)) != nil,
+              (try? ClientCredentialsGrant.audience(resources: form.resources, audience: form["audience"], client: client)) != nil,
+              // A refused take consumes nothing: the asynchronous path then refuses, audited.
+              limits.token.take(client.id) == nil,
+              let response = try? clientCredentials.issue(form, client: client, ring: keys.current.ring) else { return nil }
+        return respond(response, client: client, grantType: .clientCredentials)
+    }
+
     private func handle(_ request: HTTPRequest) async throws -> HTTPResponse {
         // RFC 6749 §3.2: "The client MUST use the HTTP "POST" method when making access token requests",
         // with parameters "using the "application/x-www-form-urlencoded" format" (§4.4.2).

@@ -9,8 +9,6 @@ import Synchronization
 /// and every lookup reads storage.
 final class UsernameCache: Sendable {
     let users: any UserStore
-    /// User changes (nil: none, and nothing is cached).
-    private let changes: AsyncStream<ChangeEvent>?
     private let state = Mutex(State())
     private let tasks = BackgroundTasks()
 
@@ -26,7 +24,7 @@ final class UsernameCache: Sendable {
 
     init(users: any UserStore, feed: (any ChangeFeed)?) {
         self.users = users
-        changes = feed?.subscribe(.users)
+        feed?.observe(.users) { [weak self] event in self?.observe(event) }
     }
 
     /// The username of `subject` (nil for a subject that is not a user, or a deleted or disabled one).
@@ -49,26 +47,31 @@ final class UsernameCache: Sendable {
         return username
     }
 
-    func start() {
-        guard let changes else { return }
-        tasks.add([Task { [self] in
-            for await event in changes {
-                state.withLock { state in
-                    state.generation &+= 1
-                    switch event {
-                    case .changed(let payload):
-                        if let id = UUID(uuidString: payload) { state.entries[id] = nil } else { state.entries.removeAll() }
-                    case .connected:
-                        state.entries.removeAll()
-                        state.isCaching = true
-                    case .disconnected:
-                        state.entries.removeAll()
-                        state.isCaching = false
-                    }
-                }
-            }
-        }])
+    /// The cached username of `subject` (the inner nil: not a user, or a deleted or disabled one);
+    /// nil when nothing is cached for it. Never waits.
+    func cachedUsername(subject: String) -> String?? {
+        guard let id = UUID(uuidString: subject) else { return .some(nil) }
+        return state.withLock { state in state.isCaching ? state.entries[id] : nil }
     }
+
+    /// A rename, disable or delete drops the entry where it is heard, at once.
+    private func observe(_ event: ChangeEvent) {
+        state.withLock { state in
+            state.generation &+= 1
+            switch event {
+            case .changed(let payload):
+                if let id = UUID(uuidString: payload) { state.entries[id] = nil } else { state.entries.removeAll() }
+            case .connected:
+                state.entries.removeAll()
+                state.isCaching = true
+            case .disconnected:
+                state.entries.removeAll()
+                state.isCaching = false
+            }
+        }
+    }
+
+    func start() {}
 
     func stop() async {
         await tasks.stopAll()

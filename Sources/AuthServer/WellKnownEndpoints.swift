@@ -11,11 +11,11 @@ struct WellKnownEndpoints: Sendable {
     let maxAge: Int
     let discoveryBody: [UInt8]
 
-    init(issuer: Issuer, keys: KeyService, maxAge: Int) {
+    init(issuer: Issuer, keys: KeyService, maxAge: Int, mtlsBaseURL: String? = nil) {
         self.issuer = issuer
         self.keys = keys
         self.maxAge = maxAge
-        self.discoveryBody = Self.discoveryDocument(issuer: issuer)
+        self.discoveryBody = Self.discoveryDocument(issuer: issuer, mtlsBaseURL: mtlsBaseURL)
     }
 
     static let jwksPath = "/.well-known/jwks.json"
@@ -43,8 +43,8 @@ struct WellKnownEndpoints: Sendable {
     }
 
     /// The metadata lists only what this server really implements (RFC 8414 §2, OIDC Discovery §3).
-    static func discoveryDocument(issuer: Issuer) -> [UInt8] {
-        let document: [String: any Sendable] = [
+    static func discoveryDocument(issuer: Issuer, mtlsBaseURL: String? = nil) -> [UInt8] {
+        var document: [String: any Sendable] = [
             // RFC 8414 §3.3: "The issuer value returned MUST be identical to the authorization server's issuer identifier"
             "issuer": issuer.url,
             "jwks_uri": issuer.endpoint(jwksPath),
@@ -74,6 +74,16 @@ struct WellKnownEndpoints: Sendable {
             "request_uri_parameter_supported": false,
             "claims_parameter_supported": false,
         ]
+        if let mtlsBaseURL {
+            // RFC 8705 §5: the endpoints a client uses when it authenticates with a certificate or wants a
+            // certificate-bound token; served by the listener that asks for client certificates.
+            document["mtls_endpoint_aliases"] = [
+                "token_endpoint": mtlsBaseURL + TokenEndpoint.path,
+                "revocation_endpoint": mtlsBaseURL + RevocationEndpoint.path,
+                "introspection_endpoint": mtlsBaseURL + IntrospectionEndpoint.path,
+                "userinfo_endpoint": mtlsBaseURL + UserInfoEndpoint.path,
+            ]
+        }
         let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return Array(data)
     }

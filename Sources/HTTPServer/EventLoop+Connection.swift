@@ -153,7 +153,8 @@ extension EventLoop {
             headers: head.headers,
             body: parsed.body,
             remoteAddress: connection.remoteAddress,
-            remotePort: connection.remotePort
+            remotePort: connection.remotePort,
+            clientCertificate: (connection.transport as? TLSTransport)?.clientCertificate
         )
         let context = HTTPResponseEncoder.Context(
             isHead: head.method == .HEAD,

@@ -66,6 +66,7 @@ final class EventLoop: @unchecked Sendable {
     let keepAliveIdleNanoseconds: UInt64
     let writeNanoseconds: UInt64
     let lingeringCloseNanoseconds: UInt64
+    let tlsHandshakeNanoseconds: UInt64
 
     init(configuration: HTTPServerConfiguration, responder: any HTTPResponder, log: (@Sendable (String) -> Void)?, counters: ServerCounters, listenFD: Int32) throws(HTTPServerError) {
         self.configuration = configuration
@@ -98,6 +99,7 @@ final class EventLoop: @unchecked Sendable {
         keepAliveIdleNanoseconds = Self.nanoseconds(timeouts.keepAliveIdle)
         writeNanoseconds = Self.nanoseconds(timeouts.write)
         lingeringCloseNanoseconds = Self.nanoseconds(timeouts.lingeringClose)
+        tlsHandshakeNanoseconds = Self.nanoseconds(timeouts.tlsHandshake)
     }
 
     deinit {
@@ -245,11 +247,30 @@ final class EventLoop: @unchecked Sendable {
                 }
                 let id = nextConnectionID
                 nextConnectionID += 1
+                let transport: any ConnectionTransport
+                if let tls = configuration.tls {
+                    guard let made = TLSTransport(fd: fd, tls: tls, now: now) else {
+                        counters.connections.wrappingSubtract(1, ordering: .relaxed)
+                        if let countedSource { counters.release(countedSource) }
+                        System.close(fd)
+                        continue
+                    }
+                    transport = made
+                } else {
+                    transport = configuration.makeTransport?(fd) ?? PlainTransport(fd: fd)
+                }
                 let connection = Connection(
-                    id: id, fd: fd, transport: configuration.makeTransport?(fd) ?? PlainTransport(fd: fd),
+                    id: id, fd: fd, transport: transport,
                     remoteAddress: address, remotePort: port, source: countedSource,
                     limits: configuration.limits, now: now, registeredEvents: System.epollIn
                 )
+                if let tls = transport as? TLSTransport {
+                    // The first request head is due within headerRead of the handshake's end.
+                    tls.onEstablished = { [unowned self, unowned connection] in
+                        connection.headStartedAt = self.now
+                        connection.idleSince = self.now
+                    }
+                }
                 guard System.epollAdd(epollFD, fd: fd, events: System.epollIn, data: id) else {
                     counters.connections.wrappingSubtract(1, ordering: .relaxed)
                     if let countedSource { counters.release(countedSource) }
@@ -273,6 +294,12 @@ final class EventLoop: @unchecked Sendable {
 
     /// Answers 503 without reading the request, then closes: the cheapest honest refusal.
     private func rejectOverCapacity(_ fd: Int32) {
+        // On a TLS listener plaintext would be garbage to the client, and a handshake is the very work
+        // being refused: the connection is just closed.
+        guard configuration.tls == nil else {
+            System.close(fd)
+            return
+        }
         var response: [UInt8] = []
         HTTPResponseEncoder.encode(
             Self.overloadResponse(),
@@ -360,6 +387,9 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func computeDeadline(_ connection: Connection) -> UInt64 {
+        if let tls = connection.transport as? TLSTransport, tls.isHandshaking, connection.state == .reading {
+            return tls.handshakeStartedAt &+ tlsHandshakeNanoseconds
+        }
         switch connection.state {
         case .closed:
             return 0
@@ -406,6 +436,7 @@ final class EventLoop: @unchecked Sendable {
         }
         earliestDeadline = next
         for connection in expired {
+            (connection.transport as? TLSTransport)?.handshakeTimedOut()
             close(connection)
         }
     }

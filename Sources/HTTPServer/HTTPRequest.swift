@@ -1,3 +1,5 @@
+import TLS
+
 /// A complete HTTP request as handed to a responder.
 public struct HTTPRequest: Sendable {
     public var method: HTTPMethod
@@ -14,6 +16,9 @@ public struct HTTPRequest: Sendable {
     /// The IP literal of the socket peer, e.g. `127.0.0.1` or `::1`.
     public var remoteAddress: String
     public var remotePort: UInt16
+    /// The client certificate verified in this connection's TLS handshake, on a listener that asks for
+    /// one. (A certificate forwarded by a proxy is the application's to read from the headers.)
+    public var clientCertificate: ClientCertificate?
 
     public init(
         method: HTTPMethod,
@@ -22,7 +27,8 @@ public struct HTTPRequest: Sendable {
         headers: HTTPHeaders = HTTPHeaders(),
         body: [UInt8] = [],
         remoteAddress: String = "127.0.0.1",
-        remotePort: UInt16 = 0
+        remotePort: UInt16 = 0,
+        clientCertificate: ClientCertificate? = nil
     ) {
         self.method = method
         self.target = target
@@ -38,5 +44,6 @@ public struct HTTPRequest: Sendable {
         self.body = body
         self.remoteAddress = remoteAddress
         self.remotePort = remotePort
+        self.clientCertificate = clientCertificate
     }
 }

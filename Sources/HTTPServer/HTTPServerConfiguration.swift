@@ -12,6 +12,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var eventLoopThreads: Int
     /// Pending-connection queue length passed to `listen(2)`.
     public var listenBacklog: Int32
+    /// TLS for every connection of this listener (nil: plain HTTP).
+    public var tls: HTTPServerTLS?
     /// Makes the transport of each accepted socket; nil: plain sockets. The seam where a TLS
     /// session per connection plugs in.
     var makeTransport: (@Sendable (Int32) -> any ConnectionTransport)?

@@ -18,5 +18,9 @@ public struct HTTPServerTimeouts: Sendable {
     /// can read the response before the socket is closed (and a reset discards it). Bounds that courtesy.
     public var lingeringClose: Duration = .seconds(2)
 
+    /// Time for a TLS handshake to complete, from accept. Bounds clients that open TLS connections and
+    /// stall (or trickle) the handshake to hold descriptors and handshake state.
+    public var tlsHandshake: Duration = .seconds(10)
+
     public init() {}
 }

@@ -1,14 +1,18 @@
-/// Minimal JSON text output for the few fixed-shape objects this module writes (JOSE headers, RFC 7638
-/// thumbprint input), where member order and the absence of whitespace are part of the contract.
-enum JSONText {
-    /// A JSON string literal for `value`: quotes, backslashes and control characters escaped, everything
-    /// else (including non-ASCII) written as UTF-8, as RFC 7638 §3.3 expects.
-    static func quoted(_ value: String) -> String {
-        // Most values (algorithm names, key IDs, base64url members) need no escaping: copy them whole.
-        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+/// JSON text output for hand-built documents: JOSE headers, RFC 7638 thumbprint input, token
+/// claims and responses, where member order and the absence of whitespace are part of the contract
+/// and the hot paths cannot afford an encoder.
+public enum JSONText {
+    /// A JSON string literal for `value` (RFC 8259 §7): quotes, backslashes and control characters
+    /// escaped, and U+2028 and U+2029 too (so the text is also safe inside a script); everything
+    /// else, non-ASCII included, written as UTF-8, as RFC 7638 §3.3 expects.
+    public static func string(_ value: String) -> String {
+        // Most values (algorithm names, key IDs, base64url members, client ids) need no escaping:
+        // copy them whole. 0xE2 starts U+2028 and U+2029 in UTF-8, so it takes the careful path.
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") && $0 != 0xE2 }) {
             return "\"" + value + "\""
         }
         var out = "\""
+        out.reserveCapacity(value.utf8.count + 2)
         for scalar in value.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
@@ -18,7 +22,7 @@ enum JSONText {
             case "\t": out += "\\t"
             case "\u{08}": out += "\\b"
             case "\u{0C}": out += "\\f"
-            case "\u{00}"..."\u{1F}":
+            case _ where scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029:
                 let hex = String(scalar.value, radix: 16)
                 out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: out.unicodeScalars.append(scalar)
@@ -28,8 +32,8 @@ enum JSONText {
         return out
     }
 
-    /// `{"name":value,…}` with members in the given order and no whitespace.
-    static func object(_ members: [(String, String)]) -> String {
-        "{" + members.map { quoted($0.0) + ":" + quoted($0.1) }.joined(separator: ",") + "}"
+    /// `{"name":"value",…}` with members in the given order and no whitespace.
+    public static func object(_ members: [(String, String)]) -> String {
+        "{" + members.map { string($0.0) + ":" + string($0.1) }.joined(separator: ",") + "}"
     }
 }

@@ -51,6 +51,13 @@ public final class PostgresNotificationHub: Sendable {
         return stream
     }
 
+    /// Calls `handler` on the listener thread for every event of `channel`, as it arrives: for
+    /// reactions that must not wait for a task (dropping a cache entry). `handler` must be cheap and
+    /// must not block. Register before `start()`.
+    public func observe(_ channel: String, _ handler: @escaping @Sendable (PostgresListenerEvent) -> Void) {
+        subscribers.withLock { $0.append(Subscriber(channel: channel, deliver: handler, finish: {})) }
+    }
+
     /// Starts the listener thread; calling it again, or after `stop()`, does nothing.
     public func start() {
         guard state.markStarted() else { return }

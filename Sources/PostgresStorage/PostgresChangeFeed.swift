@@ -19,12 +19,18 @@ public struct PostgresChangeFeed: ChangeFeed {
     }
 
     public func subscribe(_ topic: ChangeTopic) -> AsyncStream<ChangeEvent> {
-        hub.subscribe(Self.channel(topic)) { event in
-            switch event {
-            case .notification(_, let payload): .changed(payload: payload)
-            case .connected: .connected
-            case .disconnected: .disconnected
-            }
+        hub.subscribe(Self.channel(topic), transform: Self.event)
+    }
+
+    public func observe(_ topic: ChangeTopic, _ handler: @escaping @Sendable (ChangeEvent) -> Void) {
+        hub.observe(Self.channel(topic)) { handler(Self.event($0)) }
+    }
+
+    @Sendable static func event(_ event: PostgresListenerEvent) -> ChangeEvent {
+        switch event {
+        case .notification(_, let payload): .changed(payload: payload)
+        case .connected: .connected
+        case .disconnected: .disconnected
         }
     }
 }

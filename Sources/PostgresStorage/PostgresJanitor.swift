@@ -13,8 +13,8 @@ public struct PostgresJanitor: ExpiredRecordSweeper {
     /// Rows deleted per statement.
     public let batchSize: Int
 
-    /// The advisory lock key of the sweep ("tessera janitor").
-    public static let lockID: Int64 = 0x7465_7373_6a61_6e69
+    /// The advisory lock of the sweep, scoped to the deployment's schema.
+    public static let lockKey = AdvisoryLock.key("tessera janitor")
 
     public init(pool: PostgresPool, batchSize: Int = 500) {
         self.pool = pool
@@ -53,11 +53,11 @@ public struct PostgresJanitor: ExpiredRecordSweeper {
                     let isFirst = isFirstBatch
                     let count: Int? = try connection.transaction { connection in
                         if isFirst {
-                            let locked = try connection.query("SELECT pg_try_advisory_xact_lock(\(Self.lockID)) AS locked")
+                            let locked = try connection.query(PostgresQuery(unsafeSQL: "SELECT pg_try_advisory_xact_lock(\(Self.lockKey)) AS locked"))
                                 .first?.decode("locked", as: Bool.self) ?? false
                             guard locked else { return nil }
                         } else {
-                            try connection.query("SELECT pg_advisory_xact_lock(\(Self.lockID))")
+                            try connection.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_xact_lock(\(Self.lockKey))"))
                         }
                         return try connection.query(PostgresQuery(unsafeSQL: """
                             DELETE FROM \(target.table) WHERE ctid = ANY(ARRAY(

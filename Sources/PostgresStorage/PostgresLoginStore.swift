@@ -143,64 +143,37 @@ public struct PostgresLoginStore: LoginSessionStore, InteractionStore, ConsentSt
         }
     }
 
-    /// Redeems a code at most once, atomically: the row is locked, so of two concurrent
-    /// redemptions exactly one sees it unredeemed.
-    ///
-    /// `plan` checks the code against the request; when it refuses, the code is consumed all
-    /// the same (`.rejected`). When it accepts, what will be issued (the access token's `jti`
-    /// and a refresh-token family) is recorded in the same transaction, so that RFC 6749 §4.1.2
-    /// can be honoured: "If an authorization code is used more than once, the authorization
-    /// server MUST deny the request and SHOULD revoke (when possible) all tokens previously
-    /// issued based on that authorization code" — a later redemption revokes them.
-    public func redeemCode(digest: [UInt8], plan: @escaping @Sendable (AuthorizationCode) -> Result<CodeRedemptionPlan, OAuthError>) async throws
-        -> CodeRedemption {
-        try await pool.storageTransaction { connection -> CodeRedemption in
+    /// Redeems a code at most once (``AuthorizationCodeStore/redeemCode(_:)``) in one round trip:
+    /// the whole transaction is the function `tessera_redeem_code` (migration 0008), called in one
+    /// statement, which locks the code row first, so of concurrent redemptions exactly one sees it
+    /// unredeemed.
+    public func redeemCode(_ request: CodeRedemptionRequest) async throws -> CodeRedemption {
+        let family = request.refreshFamily
+        return try await pool.storageConnection { connection in
             let rows = try connection.query("""
-                SELECT client_id, user_id, redirect_uri, code_challenge, scopes, audiences, nonce, sid, auth_time, expires_at,
-                    redeemed_at, access_token_jti, access_token_expires_at, refresh_family_id, expires_at <= now() AS expired
-                FROM authorization_codes WHERE code_sha256 = \(digest) FOR UPDATE
+                SELECT * FROM tessera_redeem_code(\(request.codeDigest), \(request.clientID), \(request.redirectURI),
+                    \(request.verifierChallenge), \(request.accessToken.jti), \(request.accessToken.expiresAt),
+                    \(family?.id), \(family?.expiresAt), \(family?.tokenDigest), \(family?.tokenExpiresAt))
                 """)
-            guard let row = rows.first else { return .notFound }
-            if try row.decode("redeemed_at", as: Date?.self) != nil {
-                var revoked: [AccessTokenRecord] = []
-                if let jti = try row.decode("access_token_jti", as: String?.self),
-                   let expiresAt = try row.decode("access_token_expires_at", as: Date?.self) {
-                    try Self.revoke(jti: jti, expiresAt: expiresAt, reason: "authorization code reused", connection)
-                    revoked.append(AccessTokenRecord(jti: jti, expiresAt: expiresAt))
-                }
-                if let family = try row.decode("refresh_family_id", as: UUID?.self) {
-                    for token in try PostgresRefreshTokenStore.revokeFamily(family, reason: "authorization code reused", connection)
-                    where !revoked.contains(where: { $0.jti == token.jti }) {
-                        revoked.append(token)
-                    }
-                }
-                return .alreadyRedeemed(revoked: revoked)
-            }
-            if try row.decode("expired", as: Bool.self) {
-                try connection.query("UPDATE authorization_codes SET redeemed_at = now() WHERE code_sha256 = \(digest)")
+            guard let row = rows.first else { throw PostgresError(kind: .protocolViolation, message: "the redemption function returned no row") }
+            switch try row.decode("outcome", as: String.self) {
+            case "not_found":
+                return .notFound
+            case "expired":
                 return .expired
-            }
-            let code = AuthorizationCode(
-                clientID: try row.decode("client_id", as: String.self), userID: try row.decode("user_id", as: UUID.self),
-                redirectURI: try row.decode("redirect_uri", as: String.self), codeChallenge: try row.decode("code_challenge", as: String.self),
-                scopes: try row.decode("scopes", as: [String].self), audiences: try row.decode("audiences", as: [String].self),
-                nonce: try row.decode("nonce", as: String?.self), sid: try row.decode("sid", as: String.self),
-                authTime: try row.decode("auth_time", as: Date.self), expiresAt: try row.decode("expires_at", as: Date.self))
-            switch plan(code) {
-            case .failure(let error):
-                // RFC 6749 §4.1.2: the code is single-use whatever the outcome.
-                try connection.query("UPDATE authorization_codes SET redeemed_at = now() WHERE code_sha256 = \(digest)")
-                return .rejected(error)
-            case .success(let plan):
-                if let family = plan.refreshFamily {
-                    try PostgresRefreshTokenStore.create(family, accessToken: plan.accessToken, connection)
-                }
-                try connection.query("""
-                    UPDATE authorization_codes SET redeemed_at = now(), access_token_jti = \(plan.accessToken.jti),
-                        access_token_expires_at = \(plan.accessToken.expiresAt), refresh_family_id = \(plan.refreshFamily?.family.id)
-                    WHERE code_sha256 = \(digest)
-                    """)
-                return .redeemed(code)
+            case "rejected":
+                return .rejected(detail: try row.decode("detail", as: String?.self) ?? "refused")
+            case "already_redeemed":
+                let jtis = try row.decode("revoked_jtis", as: [String].self)
+                let expiries = try row.decode("revoked_expires_at", as: [String].self).map { Double($0) ?? 0 }
+                return .alreadyRedeemed(revoked: zip(jtis, expiries).map { AccessTokenRecord(jti: $0, expiresAt: Date(timeIntervalSince1970: $1)) })
+            default:
+                return .redeemed(AuthorizationCode(
+                    clientID: try row.decode("client_id", as: String.self), userID: try row.decode("user_id", as: UUID.self),
+                    redirectURI: try row.decode("redirect_uri", as: String.self), codeChallenge: try row.decode("code_challenge", as: String.self),
+                    scopes: try row.decode("scopes", as: [String].self), audiences: try row.decode("audiences", as: [String].self),
+                    nonce: try row.decode("nonce", as: String?.self), sid: try row.decode("sid", as: String.self),
+                    authTime: try row.decode("auth_time", as: Date.self), expiresAt: try row.decode("expires_at", as: Date.self)))
             }
         }
     }

@@ -34,3 +34,13 @@ extension PostgresError {
         return self
     }
 }
+
+/// Advisory locks scoped to the deployment: the key mixes a fixed name with the schema the tables
+/// live in, so that deployments (or test suites) sharing one database in different schemas never
+/// wait for, or skip a turn because of, each other's lock.
+enum AdvisoryLock {
+    /// SQL for the lock key of `name` in the session's current schema (a bigint from an MD5).
+    static func key(_ name: String) -> String {
+        "('x' || substr(md5('\(name) ' || current_schema()), 1, 16))::bit(64)::bigint"
+    }
+}

@@ -13,103 +13,58 @@ public struct PostgresRefreshTokenStore: RefreshTokenStore {
 
     public init(pool: PostgresPool) { self.pool = pool }
 
-    // MARK: Creating
-
-    /// Creates a family with its first token (generation 1) and the access token issued with it.
-    static func create(_ new: NewRefreshFamily, accessToken: AccessTokenRecord, _ connection: PostgresConnection) throws {
-        let family = new.family
-        try connection.query("""
-            INSERT INTO refresh_token_families (id, client_id, user_id, scopes, audiences, auth_time, sid, expires_at)
-            VALUES (\(family.id), \(family.clientID), \(family.userID), \(family.scopes), \(family.audiences), \(family.authTime),
-                \(family.sid), \(family.expiresAt))
-            """)
-        try connection.query("""
-            INSERT INTO refresh_tokens (token_sha256, family_id, generation, expires_at)
-            VALUES (\(new.tokenDigest), \(family.id), 1, \(new.tokenExpiresAt))
-            """)
-        try recordAccessToken(accessToken, familyID: family.id, connection)
-    }
-
-    static func recordAccessToken(_ token: AccessTokenRecord, familyID: UUID, _ connection: PostgresConnection) throws {
-        try connection.query("""
-            INSERT INTO family_access_tokens (jti, family_id, expires_at) VALUES (\(token.jti), \(familyID), \(token.expiresAt))
-            """)
-    }
-
     // MARK: Rotating
 
-    /// Rotates the presented token (``RefreshTokenStore/rotate(_:)``).
+    /// Rotates the presented token (``RefreshTokenStore/rotate(_:)``) in one round trip: the whole
+    /// transaction is the function `tessera_rotate_refresh_token` (migration 0008), called in one
+    /// statement, which locks the family row first, so concurrent rotations of one family happen one
+    /// after the other and one that fails changes nothing.
     public func rotate(_ request: RefreshRotationRequest) async throws -> RefreshRotation {
-        try await rotate(request, beforeCommit: nil)
+        try await pool.storageConnection { connection in try Self.decodeRotation(try connection.query(Self.rotation(request))) }
     }
 
-    /// ``rotate(_:)`` with `beforeCommit` run inside the transaction after every change (tests
-    /// inject failures there, to show that a rotation that rolls back is not a use).
+    /// ``rotate(_:)`` inside an explicit transaction with `beforeCommit` run after the rotation and
+    /// before the commit (tests inject failures there, to show that a rotation that rolls back is
+    /// not a use).
     public func rotate(_ request: RefreshRotationRequest, beforeCommit: (@Sendable () throws -> Void)?) async throws -> RefreshRotation {
-        let tokenDigest = request.tokenDigest, clientID = request.clientID, successorDigest = request.successorDigest
-        let requestedScope = request.requestedScope, idleLifetime = request.idleLifetime, grace = request.grace
-        let accessToken = request.accessToken
+        guard let beforeCommit else { return try await rotate(request) }
         return try await pool.storageTransaction { connection -> RefreshRotation in
-            // Lock the family first: every rotation of one family runs one after the other.
-            let found = try connection.query("SELECT family_id FROM refresh_tokens WHERE token_sha256 = \(tokenDigest)")
-            guard let tokenRow = found.first else { return .invalid(detail: "unknown refresh token") }
-            let familyID = try tokenRow.decode("family_id", as: UUID.self)
-            let families = try connection.query("""
-                SELECT f.id, f.client_id, f.user_id, f.scopes, f.audiences, f.auth_time, f.sid, f.expires_at, f.revoked_at,
-                    f.expires_at <= now() AS family_expired, u.disabled AS user_disabled, u.username
-                FROM refresh_token_families f JOIN users u ON u.id = f.user_id WHERE f.id = \(familyID) FOR UPDATE OF f
-                """)
-            guard let familyRow = families.first else { return .invalid(detail: "family deleted") }
-            var family = try Self.decodeFamily(familyRow)
-            family.username = try familyRow.decode("username", as: String.self)
-            // Re-read the token under the family lock: a concurrent rotation may have used it meanwhile.
-            let locked = try connection.query("""
-                SELECT generation, used_at, expires_at <= now() AS token_expired, extract(epoch FROM now() - used_at) AS since_use
-                FROM refresh_tokens WHERE token_sha256 = \(tokenDigest)
-                """)
-            guard let token = locked.first else { return .invalid(detail: "token deleted") }
-            // RFC 6749 §6: "the authorization server MUST ... validate the refresh token ... and ensure
-            // that the refresh token was issued to the authenticated client". Another client's
-            // attempt changes nothing.
-            guard family.clientID == clientID else { return .invalid(detail: "family of client \(family.clientID) presented by \(clientID)") }
-            if try familyRow.decode("revoked_at", as: Date?.self) != nil { return .invalid(detail: "family revoked") }
-            if try familyRow.decode("family_expired", as: Bool.self) { return .invalid(detail: "family past its absolute lifetime") }
-            // A disabled user's tokens stop working (enabling the user again brings them back).
-            if try familyRow.decode("user_disabled", as: Bool.self) { return .invalid(detail: "user disabled") }
-            let generation = try token.decode("generation", as: Int.self)
-            if try token.decode("used_at", as: Date?.self) != nil {
-                let sinceUse = try token.decode("since_use", as: Double?.self) ?? .infinity
-                let successorRows = try connection.query("""
-                    SELECT used_at, token_sha256 = \(successorDigest) AS is_derived FROM refresh_tokens
-                    WHERE family_id = \(familyID) AND generation = \(generation + 1)
-                    """)
-                // The grace window: the same client retrying a rotation it may not have received gets
-                // the same successor, as long as that successor has not been used itself.
-                if grace > 0, sinceUse <= grace, let successor = successorRows.first,
-                   try successor.decode("used_at", as: Date?.self) == nil, try successor.decode("is_derived", as: Bool.self) {
-                    if let requestedScope, !requestedScope.isSubset(of: family.scope) { return .invalidScope }
-                    try Self.recordAccessToken(accessToken, familyID: familyID, connection)
-                    try beforeCommit?()
-                    return .graceRetry(family)
-                }
-                // RFC 9700 §4.14.2: "If a refresh token is compromised and subsequently used by both the
-                // attacker and the legitimate client, one of them will present an invalidated refresh
-                // token, which will inform the authorization server of the breach" — the family is revoked.
-                let revoked = try Self.revokeFamily(familyID, reason: "refresh token reused", connection)
-                try beforeCommit?()
-                return .reuseDetected(familyID: familyID, revoked: revoked)
-            }
-            if try token.decode("token_expired", as: Bool.self) { return .invalid(detail: "refresh token idle-expired") }
-            if let requestedScope, !requestedScope.isSubset(of: family.scope) { return .invalidScope }
-            try connection.query("UPDATE refresh_tokens SET used_at = now() WHERE token_sha256 = \(tokenDigest)")
-            let successorExpiry = min(Date().addingTimeInterval(idleLifetime), family.expiresAt)
-            try connection.query("""
-                INSERT INTO refresh_tokens (token_sha256, family_id, generation, expires_at)
-                VALUES (\(successorDigest), \(familyID), \(generation + 1), \(successorExpiry))
-                """)
-            try Self.recordAccessToken(accessToken, familyID: familyID, connection)
-            try beforeCommit?()
-            return .rotated(family)
+            let rotation = try Self.decodeRotation(try connection.query(Self.rotation(request)))
+            try beforeCommit()
+            return rotation
+        }
+    }
+
+    static func rotation(_ request: RefreshRotationRequest) -> PostgresQuery {
+        let scopes = request.requestedScope.map { $0.tokens.sorted() }
+        return """
+            SELECT * FROM tessera_rotate_refresh_token(\(request.tokenDigest), \(request.clientID), \(request.successorDigest),
+                \(scopes)::text[], \(request.idleLifetime)::double precision, \(request.grace)::double precision,
+                \(request.accessToken.jti), \(request.accessToken.expiresAt))
+            """
+    }
+
+    static func decodeRotation(_ rows: PostgresRows) throws -> RefreshRotation {
+        guard let row = rows.first else { throw PostgresError(kind: .protocolViolation, message: "the rotation function returned no row") }
+        func family() throws -> RefreshTokenFamily {
+            var family = RefreshTokenFamily(
+                id: try row.decode("family_id", as: UUID.self), clientID: try row.decode("client_id", as: String.self),
+                userID: try row.decode("user_id", as: UUID.self), scopes: try row.decode("scopes", as: [String].self),
+                audiences: try row.decode("audiences", as: [String].self), authTime: try row.decode("auth_time", as: Date.self),
+                sid: try row.decode("sid", as: String?.self), expiresAt: try row.decode("expires_at", as: Date.self))
+            family.username = try row.decode("username", as: String?.self)
+            return family
+        }
+        switch try row.decode("outcome", as: String.self) {
+        case "rotated": return .rotated(try family())
+        case "grace_retry": return .graceRetry(try family())
+        case "reuse_detected":
+            let jtis = try row.decode("revoked_jtis", as: [String].self)
+            let expiries = try row.decode("revoked_expires_at", as: [String].self).map { Double($0) ?? 0 }
+            return .reuseDetected(familyID: try row.decode("family_id", as: UUID.self),
+                                  revoked: zip(jtis, expiries).map { AccessTokenRecord(jti: $0, expiresAt: Date(timeIntervalSince1970: $1)) })
+        case "invalid_scope": return .invalidScope
+        default: return .invalid(detail: try row.decode("detail", as: String?.self) ?? "refused")
         }
     }
 

@@ -12,7 +12,7 @@ public struct PostgresSigningKeyStore: SigningKeyStore {
     /// The channel instances listen on for key changes.
     public static let channel = "tessera_keys"
     /// Advisory lock id serialising key changes across instances ("tessera keys").
-    static let lockID: Int64 = 0x7465_7373_6b65_7973
+    static let lockKey = AdvisoryLock.key("tessera keys")
 
     public init(pool: PostgresPool) { self.pool = pool }
 
@@ -25,7 +25,7 @@ public struct PostgresSigningKeyStore: SigningKeyStore {
         try await pool.storageTransaction { connection in
             // The holder may be another instance generating keys, which takes a while on a busy machine.
             try connection.withTimeouts(statement: .seconds(60), lock: .seconds(60)) { connection in
-                try connection.query("SELECT pg_advisory_xact_lock(\(Self.lockID))")
+                try connection.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_xact_lock(\(Self.lockKey))"))
             }
             let changes = try decide(try Self.read(connection))
             for change in changes {

@@ -144,7 +144,7 @@ func migrationsDirectory(_ explicit: String?) -> String {
 /// Applies pending migrations and reports each one.
 func applyMigrations(directory: String, pool: PostgresPool, logger: Logger) async {
     do {
-        let applied = try await Migrator(directory: directory).migrate(using: pool)
+        let applied = try await Migrator(directory: directory, checksum: SHA256.hexDigest).migrate(using: pool)
         for migration in applied {
             logger.info("migration applied", ["version": String(migration.version), "name": migration.name])
         }
@@ -252,6 +252,12 @@ struct Dev: AsyncParsableCommand {
     @Option(name: .customLong("migrations-dir"), help: "Folder of SQL migrations (env TESSERA_MIGRATIONS_DIR).")
     var migrationsDirectoryPath: String?
 
+    @Option(name: .customLong("dev-https-listen"), help: "https listener beside the http one, with a development certificate (off: none).")
+    var httpsListen = "127.0.0.1:8443"
+
+    @Option(name: .customLong("dev-mtls-listen"), help: "Listener that asks for client certificates of the development CA (off: none).")
+    var mtlsListen = "127.0.0.1:8444"
+
     func run() async throws {
         var configuration = loadConfiguration(options)
         let logger = Logger(level: configuration.logLevel)
@@ -270,6 +276,7 @@ struct Dev: AsyncParsableCommand {
         if configuration.databaseURL == nil {
             configuration.databaseURL = session.databaseURL
         }
+        let certificates = configureDevelopmentTLS(&configuration, say: say)
         let database = databaseConfiguration(configuration)
         let pool = configuration.makePool(database)
         await applyMigrations(directory: migrationsDirectory(migrationsDirectoryPath), pool: pool, logger: logger)
@@ -296,6 +303,9 @@ struct Dev: AsyncParsableCommand {
         let base = "http://\(configuration.listen.host.contains(":") ? "[\(configuration.listen.host)]" : configuration.listen.host):\(server.localPort)"
         say("serving \(configuration.issuer.url) on \(base)")
         say("try:  curl -i \(base)/readyz")
+        if let certificates {
+            sayTLS(certificates, configuration: configuration, server: server, say: say)
+        }
         if let admin = configuration.adminListen, let port = server.adminPort {
             say("metrics (management listener):  curl -s http://\(admin.urlAuthority(port: port))/metrics")
         }

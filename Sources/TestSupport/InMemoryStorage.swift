@@ -163,14 +163,13 @@ public final class InMemoryStorage: AuthorizationCodeStore, RefreshTokenStore, L
         try transaction { $0.codes[digest] = Code(code: code) }
     }
 
-    public func redeemCode(digest: [UInt8], plan: @escaping @Sendable (AuthorizationCode) -> Result<CodeRedemptionPlan, OAuthError>) async throws
-        -> CodeRedemption {
+    public func redeemCode(_ request: CodeRedemptionRequest) async throws -> CodeRedemption {
         let now = clock()
         return try transaction { state in
-            guard var stored = state.codes[digest] else { return .notFound }
+            guard var stored = state.codes[request.codeDigest] else { return .notFound }
             if stored.redeemed {
                 var revoked: [AccessTokenRecord] = []
-                if let token = stored.accessToken, token.expiresAt > now {
+                if let token = stored.accessToken {
                     state.revoked.revoke(jti: token.jti, expiresAt: Int64(token.expiresAt.timeIntervalSince1970))
                     revoked.append(token)
                 }
@@ -184,30 +183,40 @@ public final class InMemoryStorage: AuthorizationCodeStore, RefreshTokenStore, L
             if stored.code.expiresAt <= now {
                 try reach(.markCodeRedeemed)
                 stored.redeemed = true
-                state.codes[digest] = stored
+                state.codes[request.codeDigest] = stored
                 return .expired
             }
-            switch plan(stored.code) {
-            case .failure(let error):
-                try reach(.markCodeRedeemed)
-                stored.redeemed = true
-                state.codes[digest] = stored
-                return .rejected(error)
-            case .success(let redemption):
-                if let new = redemption.refreshFamily {
-                    try reach(.createFamily)
-                    state.families[new.family.id] = Family(family: new.family)
-                    state.tokens[new.tokenDigest] = Token(familyID: new.family.id, generation: 1, createdAt: now, expiresAt: new.tokenExpiresAt)
-                    try reach(.recordAccessToken)
-                    state.families[new.family.id]?.accessTokens.append(redemption.accessToken)
-                }
-                try reach(.markCodeRedeemed)
-                stored.redeemed = true
-                stored.accessToken = redemption.accessToken
-                stored.familyID = redemption.refreshFamily?.family.id
-                state.codes[digest] = stored
-                return .redeemed(stored.code)
+            var detail: String?
+            if stored.code.clientID != request.clientID {
+                detail = "code of client \(stored.code.clientID) presented by \(request.clientID)"
+            } else if !RedirectURI.identical(stored.code.redirectURI, request.redirectURI) {
+                detail = "redirect_uri differs from the authorization request"
+            } else if request.verifierChallenge.map({ !$0.utf8.elementsEqual(stored.code.codeChallenge.utf8) }) ?? true {
+                detail = "PKCE verification failed"
             }
+            if let detail {
+                try reach(.markCodeRedeemed)
+                stored.redeemed = true
+                state.codes[request.codeDigest] = stored
+                return .rejected(detail: detail)
+            }
+            if let start = request.refreshFamily, RefreshFamilyStart.applies(to: stored.code.scope) {
+                try reach(.createFamily)
+                let code = stored.code
+                state.families[start.id] = Family(family: RefreshTokenFamily(
+                    id: start.id, clientID: code.clientID, userID: code.userID, scopes: code.scopes, audiences: code.audiences,
+                    authTime: code.authTime, sid: code.sid, expiresAt: start.expiresAt))
+                state.tokens[start.tokenDigest] = Token(familyID: start.id, generation: 1, createdAt: now,
+                                                        expiresAt: min(start.tokenExpiresAt, start.expiresAt))
+                try reach(.recordAccessToken)
+                state.families[start.id]?.accessTokens.append(request.accessToken)
+                stored.familyID = start.id
+            }
+            try reach(.markCodeRedeemed)
+            stored.redeemed = true
+            stored.accessToken = request.accessToken
+            state.codes[request.codeDigest] = stored
+            return .redeemed(stored.code)
         }
     }
 

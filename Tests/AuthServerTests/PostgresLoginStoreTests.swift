@@ -55,9 +55,10 @@ struct PostgresLoginStoreTests {
         LoginSession(sid: LoginSession.newSID(), userID: (user ?? fixture.user).id, authTime: Self.time(-30), expiresAt: Self.time(expiresIn))
     }
 
-    func code(_ fixture: Fixture, expiresIn: TimeInterval = 60, nonce: String? = "n-0S6_WzA2Mj") -> AuthorizationCode {
+    func code(_ fixture: Fixture, expiresIn: TimeInterval = 60, nonce: String? = "n-0S6_WzA2Mj",
+              scopes: [String] = ["openid", "profile"]) -> AuthorizationCode {
         AuthorizationCode(clientID: fixture.client.id, userID: fixture.user.id, redirectURI: "https://app.example/cb?tab=1",
-                          codeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", scopes: ["openid", "profile"],
+                          codeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", scopes: scopes,
                           audiences: ["https://api.example.com"], nonce: nonce, sid: "sid-1", authTime: Self.time(-30),
                           expiresAt: Self.time(expiresIn))
     }
@@ -357,10 +358,14 @@ struct PostgresLoginStoreTests {
 }
 
 extension PostgresLoginStore {
-    /// A redemption whose plan accepts every code and issues an access token without a refresh family.
-    func redeemCode(digest: [UInt8], accessTokenJTI: String, accessTokenExpiresAt: Date) async throws -> CodeRedemption {
-        try await redeemCode(digest: digest) { _ in
-            .success(CodeRedemptionPlan(accessToken: .init(jti: accessTokenJTI, expiresAt: accessTokenExpiresAt), refreshFamily: nil))
-        }
+    /// A redemption that presents what the test codes were issued for (client `web`, the redirect
+    /// URI, the RFC 7636 Appendix B verifier's challenge) and issues an access token, and a refresh
+    /// family when one is given.
+    func redeemCode(digest: [UInt8], accessTokenJTI: String, accessTokenExpiresAt: Date, family: RefreshFamilyStart? = nil,
+                    clientID: String = "web", redirectURI: String = "https://app.example/cb?tab=1",
+                    challenge: String? = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM") async throws -> CodeRedemption {
+        try await redeemCode(CodeRedemptionRequest(
+            codeDigest: digest, clientID: clientID, redirectURI: redirectURI, verifierChallenge: challenge,
+            accessToken: .init(jti: accessTokenJTI, expiresAt: accessTokenExpiresAt), refreshFamily: family))
     }
 }

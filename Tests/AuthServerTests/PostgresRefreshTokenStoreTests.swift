@@ -13,18 +13,17 @@ struct PostgresRefreshTokenStoreTests {
 
     /// A family started by a code redemption, as the token endpoint starts one; returns its first token.
     static func family(_ fixture: Fixture, expiresIn: TimeInterval = 3_600) async throws -> (family: RefreshTokenFamily, token: String) {
-        let code = PostgresLoginStoreTests().code(fixture)
+        let code = PostgresLoginStoreTests().code(fixture, scopes: ["openid", "offline_access", "profile"])
         let secret = LoginSession.newSecret()
         try await fixture.store.createCode(code, digest: TokenDigest.of(secret))
         let token = RefreshTokenGrant.newToken()
-        let family = RefreshTokenFamily(clientID: fixture.client.id, userID: fixture.user.id, scopes: ["openid", "offline_access", "profile"],
-                                        audiences: ["https://api.example.com"], authTime: Date(), sid: "sid-1",
-                                        expiresAt: Date().addingTimeInterval(expiresIn))
-        let plan = CodeRedemptionPlan(
-            accessToken: .init(jti: "jti-first-\(token.suffix(6))", expiresAt: Date().addingTimeInterval(600)),
-            refreshFamily: .init(family: family, tokenDigest: TokenDigest.of(token), tokenExpiresAt: Date().addingTimeInterval(600)))
-        let redemption = try await fixture.store.redeemCode(digest: TokenDigest.of(secret)) { _ in .success(plan) }
+        let start = RefreshFamilyStart(expiresAt: Date().addingTimeInterval(expiresIn), tokenDigest: TokenDigest.of(token),
+                                       tokenExpiresAt: Date().addingTimeInterval(600))
+        let redemption = try await fixture.store.redeemCode(digest: TokenDigest.of(secret), accessTokenJTI: "jti-first-\(token.suffix(6))",
+                                                           accessTokenExpiresAt: Date().addingTimeInterval(600), family: start)
         guard case .redeemed = redemption else { throw InjectedFailure() }
+        let family = RefreshTokenFamily(id: start.id, clientID: code.clientID, userID: code.userID, scopes: code.scopes, audiences: code.audiences,
+                                        authTime: code.authTime, sid: code.sid, expiresAt: start.expiresAt)
         return (family, token)
     }
 
@@ -146,17 +145,16 @@ struct PostgresRefreshTokenStoreTests {
     func codeReplayRevokesFamily() async throws {
         let fixture = try await Fixture.make()
         let store = PostgresRefreshTokenStore(pool: fixture.database.pool)
-        let code = PostgresLoginStoreTests().code(fixture)
+        let code = PostgresLoginStoreTests().code(fixture, scopes: ["openid", "offline_access"])
         let secret = LoginSession.newSecret()
         try await fixture.store.createCode(code, digest: TokenDigest.of(secret))
         let token = RefreshTokenGrant.newToken()
-        let family = RefreshTokenFamily(clientID: "web", userID: fixture.user.id, scopes: ["openid"], audiences: [], authTime: Date(),
-                                        sid: nil, expiresAt: Date().addingTimeInterval(3_600))
-        let plan = CodeRedemptionPlan(
-            accessToken: .init(jti: "code-jti", expiresAt: Date().addingTimeInterval(600)),
-            refreshFamily: .init(family: family, tokenDigest: TokenDigest.of(token), tokenExpiresAt: Date().addingTimeInterval(600)))
-        _ = try await fixture.store.redeemCode(digest: TokenDigest.of(secret)) { _ in .success(plan) }
-        #expect(try await fixture.store.redeemCode(digest: TokenDigest.of(secret)) { _ in .success(plan) }.isAlreadyRedeemed)
+        let start = RefreshFamilyStart(expiresAt: Date().addingTimeInterval(3_600), tokenDigest: TokenDigest.of(token),
+                                       tokenExpiresAt: Date().addingTimeInterval(600))
+        _ = try await fixture.store.redeemCode(digest: TokenDigest.of(secret), accessTokenJTI: "code-jti",
+                                               accessTokenExpiresAt: Date().addingTimeInterval(600), family: start)
+        #expect(try await fixture.store.redeemCode(digest: TokenDigest.of(secret), accessTokenJTI: "code-jti",
+                                                   accessTokenExpiresAt: Date().addingTimeInterval(600)).isAlreadyRedeemed)
         guard case .invalid = try await Self.rotate(store, token) else { Issue.record("family survived the replay"); return }
         #expect(try await fixture.store.isAccessTokenRevoked(jti: "code-jti"))
         await fixture.database.drop()
@@ -200,9 +198,13 @@ struct PostgresJanitorTests {
 
         // Another instance holds the lock: this one skips its turn and deletes nothing.
         let holder = try PostgresConnection.connect(fixture.database.configuration)
-        try holder.query("SELECT pg_advisory_lock(\(PostgresJanitor.lockID))")
+        try holder.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_lock(\(PostgresJanitor.lockKey))"))
         #expect(try await PostgresJanitor(pool: pool, batchSize: 2).sweep() == nil)
-        try holder.query("SELECT pg_advisory_unlock(\(PostgresJanitor.lockID))")
+        // A deployment in another schema of the same database holds its own lock: no effect here.
+        try holder.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_unlock(\(PostgresJanitor.lockKey))"))
+        let elsewhere = try PostgresConnection.connect(.environment())
+        try elsewhere.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_lock(\(PostgresJanitor.lockKey))"))
+        defer { withExtendedLifetime(elsewhere) {} }
 
         let deleted = try #require(try await PostgresJanitor(pool: pool, batchSize: 2).sweep())
         #expect(deleted["refresh_token_families"] == 2, "the expired one and the one revoked two days ago")

@@ -221,7 +221,9 @@ def test_dev_runs_a_private_cluster_and_reuses_it():
         for attempt in range(2):
             port = free_port()
             process = subprocess.Popen(
-                [tessera_bin(), "dev", "--data-dir", os.path.join(state, ".data"), "--listen", f"127.0.0.1:{port}"],
+                # https and mTLS on free ports too (test_tls.py covers them), never the fixed defaults.
+                [tessera_bin(), "dev", "--data-dir", os.path.join(state, ".data"), "--listen", f"127.0.0.1:{port}",
+                 "--dev-https-listen", f"127.0.0.1:{free_port()}", "--dev-mtls-listen", f"127.0.0.1:{free_port()}"],
                 cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             lines = []
             reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True)

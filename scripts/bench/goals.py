@@ -34,6 +34,8 @@ idle_held = figures.get("idle_connections_held")
 # (label, value, comparison, target, unit)
 goals = [
     ("GET /healthz / nginx fixed 200 (-t1 -c64)", ratio("http_healthz_rps", "http_nginx_rps"), ">=", 1.5),
+    ("HTTPS keep-alive GET /healthz / nginx, TLS 1.3 ECDSA", ratio("https_keepalive_rps", "https_nginx_keepalive_rps"), ">=", 0.8),
+    ("HTTPS new TLS 1.3 handshakes / nginx", ratio("https_handshake_rps", "https_nginx_handshake_rps"), ">=", 0.8),
     ("opaque introspection / nginx fixed 200 (-t1 -c64)", ratio("introspect_opaque_c64_rps", "nginx_c64_rps"), ">=", 0.5),
     ("opaque introspection p99 at -c2 (ms)", figures.get("introspect_opaque_c2_p99_ms"), "<", 1.0),
     ("client_credentials ES256 / openssl speed -multi 2 ecdsap256", ratio("token_es256_rps", "openssl_multi2_ecdsap256_sign"), ">=", 0.25),

@@ -43,7 +43,7 @@ public enum CodeRedemption: Sendable, Equatable {
     /// This request redeemed it; no other ever will.
     case redeemed(AuthorizationCode)
     /// This request consumed it, but the checks refused it (wrong client, redirect URI or verifier).
-    case rejected(OAuthError)
+    case rejected(detail: String)
     /// It was redeemed before: what was issued from it (listed) has now been revoked.
     case alreadyRedeemed(revoked: [AccessTokenRecord])
     /// It expired unredeemed (it is consumed now).
@@ -90,29 +90,24 @@ public struct AuthorizationCodeGrant: Sendable {
         let accessToken = AccessTokenRecord(jti: jwtID, expiresAt: minter.accessTokenExpiry(client: client, now: now))
         let refreshToken = RefreshTokenGrant.newToken()
         let policy = refresh.policy(for: client)
-        let redemption = try await codes.redeemCode(digest: TokenDigest.of(code)) { code in
-            do throws(OAuthError) {
-                try Self.check(code, client: client, redirectURI: redirectURI, verifier: verifier)
-            } catch {
-                return .failure(error)
-            }
-            var family: NewRefreshFamily?
-            if RefreshTokenGrant.isIssued(to: client, scope: code.scope) {
-                let expiresAt = now.addingTimeInterval(policy.absoluteLifetime)
-                family = NewRefreshFamily(
-                    family: RefreshTokenFamily(clientID: client.id, userID: code.userID, scopes: code.scopes, audiences: code.audiences,
-                                               authTime: code.authTime, sid: code.sid, expiresAt: expiresAt),
-                    tokenDigest: TokenDigest.of(refreshToken), tokenExpiresAt: min(now.addingTimeInterval(policy.idleLifetime), expiresAt))
-            }
-            return .success(CodeRedemptionPlan(accessToken: accessToken, refreshFamily: family))
+        var family: RefreshFamilyStart?
+        if client.grantTypes.contains(.refreshToken) {
+            let familyExpiry = now.addingTimeInterval(policy.absoluteLifetime)
+            family = RefreshFamilyStart(expiresAt: familyExpiry, tokenDigest: TokenDigest.of(refreshToken),
+                                        tokenExpiresAt: min(now.addingTimeInterval(policy.idleLifetime), familyExpiry))
         }
+        // RFC 7636 §4.6: the server computes the challenge from the verifier and compares it with the stored one.
+        let challenge = PKCE.isWellFormedVerifier(verifier) ? PKCE.challenge(of: verifier) : nil
+        let redemption = try await codes.redeemCode(CodeRedemptionRequest(
+            codeDigest: TokenDigest.of(code), clientID: client.id, redirectURI: redirectURI, verifierChallenge: challenge,
+            accessToken: accessToken, refreshFamily: family))
         let record: AuthorizationCode
         switch redemption {
         case .redeemed(let redeemed):
             record = redeemed
-        case .rejected(let error):
+        case .rejected(let detail):
             // The code is consumed now, whatever the request was.
-            throw error
+            throw Self.failure(detail)
         case .alreadyRedeemed(let revoked):
             // What the code issued was revoked in the same transaction.
             observer.revoked(revoked)

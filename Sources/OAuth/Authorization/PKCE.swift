@@ -36,7 +36,11 @@ public enum PKCE {
     /// ... MUST be returned." Compared in constant time.
     public static func verify(verifier: String, challenge: String) -> Bool {
         guard isWellFormedVerifier(verifier) else { return false }
-        let computed = Base64URL.encode(SHA256.hash(Array(verifier.utf8)))
-        return constantTimeEquals(Array(computed.utf8), Array(challenge.utf8))
+        return constantTimeEquals(Array(Self.challenge(of: verifier).utf8), Array(challenge.utf8))
+    }
+
+    /// RFC 7636 §4.2: the S256 challenge of `verifier`, `BASE64URL(SHA256(ASCII(code_verifier)))`.
+    public static func challenge(of verifier: String) -> String {
+        Base64URL.encode(SHA256.hash(Array(verifier.utf8)))
     }
 }

@@ -82,6 +82,20 @@ public final class ClientAuthenticator: Sendable {
         }
     }
 
+    /// Authenticates the request's client from memory alone, or returns nil: a secret already verified
+    /// (``VerifiedSecretCache``) for a registration held in memory. It never waits, so it may answer on
+    /// an event-loop thread; when it returns nil, ``authenticate(_:)`` gives the full answer. What it
+    /// accepts, ``authenticate(_:)`` accepts too (its first check is the same).
+    public func authenticateImmediately(_ request: ClientAuthenticationRequest) -> AuthenticatedClient? {
+        guard case .secret(let clientID, let secret, let method)? = try? PresentedCredentials(request),
+              let credentials = store.cachedCredentials(clientID: clientID) else { return nil }
+        let client = credentials.client
+        guard !client.isDisabled, client.authMethod == method,
+              cache.contains(clientID: clientID, secret: secret, usableHashes: Set(Self.usableSecrets(credentials.secrets, at: clock()).map(\.hash)))
+        else { return nil }
+        return AuthenticatedClient(client: client, method: method)
+    }
+
     /// How long attempts with this request's client id from its source address (or from that
     /// address at all) are refused without verification, or nil; for `Retry-After` on an
     /// `invalid_client` response. Only secrets are throttled, and never across sources: wrong

@@ -41,4 +41,12 @@ public protocol ClientCredentialStore: Sendable {
 
     /// Records a client-assertion `jti` until `expiresAt`; false when this client already used it (replay).
     func recordAssertionID(_ jti: String, clientID: String, expiresAt: Date) async throws -> Bool
+
+    /// The client and its secrets if they are held in memory and may be trusted now, else nil; never
+    /// waits. For answers on the event-loop thread (``ClientAuthenticator/authenticateImmediately(_:)``).
+    func cachedCredentials(clientID: String) -> ClientCredentials?
+}
+
+extension ClientCredentialStore {
+    public func cachedCredentials(clientID: String) -> ClientCredentials? { nil }
 }

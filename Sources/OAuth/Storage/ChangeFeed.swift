@@ -18,4 +18,9 @@ public enum ChangeEvent: Sendable, Hashable {
 public protocol ChangeFeed: Sendable {
     /// The events of `topic`; subscribe before the feed starts.
     func subscribe(_ topic: ChangeTopic) -> AsyncStream<ChangeEvent>
+
+    /// Calls `handler` for every event of `topic` where the event arrives, with no task in between:
+    /// for reactions that must take effect at once (dropping a cache entry). `handler` must be cheap
+    /// and must not block. Register before the feed starts.
+    func observe(_ topic: ChangeTopic, _ handler: @escaping @Sendable (ChangeEvent) -> Void)
 }

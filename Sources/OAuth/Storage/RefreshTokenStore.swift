@@ -1,17 +1,5 @@
 import Foundation
 
-/// A refresh-token family about to be created, with its first token.
-public struct NewRefreshFamily: Sendable {
-    public var family: RefreshTokenFamily
-    public var tokenDigest: [UInt8]
-    public var tokenExpiresAt: Date
-    public init(family: RefreshTokenFamily, tokenDigest: [UInt8], tokenExpiresAt: Date) {
-        self.family = family
-        self.tokenDigest = tokenDigest
-        self.tokenExpiresAt = tokenExpiresAt
-    }
-}
-
 /// One refresh: the presented token, who presents it, and what the rotation would issue.
 public struct RefreshRotationRequest: Sendable {
     public var tokenDigest: [UInt8]

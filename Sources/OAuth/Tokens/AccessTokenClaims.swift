@@ -1,3 +1,4 @@
+import JOSE
 import Foundation
 
 /// What an access token says, whatever its format (RFC 9068 §2.2, RFC 7662 §2.2).

@@ -1,3 +1,4 @@
+import JOSE
 /// The claims about a user released for a set of scopes (OIDC Core §5.4, §5.3.2).
 public enum UserInfo {
     /// The scopes whose claims this server releases, and the claims.
