@@ -50,7 +50,7 @@ let package = Package(
 
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS"]),
-        .testTarget(name: "PostgresIntegrationTests", dependencies: ["Postgres"]),
+        .testTarget(name: "PostgresIntegrationTests", dependencies: ["Postgres", "JOSE"]),
         .testTarget(name: "JOSETests", dependencies: ["JOSE"]),
         .testTarget(name: "PasswordHashingTests", dependencies: ["PasswordHashing"]),
         .testTarget(name: "OAuthTests", dependencies: ["OAuth", "JOSE", "PasswordHashing", "TestSupport"]),

@@ -118,4 +118,6 @@ measure introspect_opaque "http://127.0.0.1:$port/introspect" --header "Authoriz
 measure token_es256 "http://127.0.0.1:$port/token" --header "Authorization: Basic $es256_auth" \
     --post "grant_type=client_credentials&scope=bench" --expect '"access_token"'
 kill -0 "$tessera_pid" 2>/dev/null || { tail -n 20 "$work/valgrind.log" "$work/tessera.log" >&2; echo "the server exited" >&2; exit 1; }
+# Stopped here rather than by the cleanup, so that its last dump is written before the folder goes.
+kill "$tessera_pid"; wait "$tessera_pid" 2>/dev/null || true; tessera_pid=
 [ -z "$profiles" ] || echo "profiles of the median batches: $profiles (callgrind_annotate --inclusive=yes FILE)"

@@ -4,8 +4,9 @@
 # machine's other load.
 #
 # Rates: BENCH_JOSE_ROUNDS rounds (default 3) of BENCH_JOSE_SECONDS per operation (default 2), Tessera
-# and OpenSSL taking turns; each side's best round counts, since other jobs on a shared machine only
-# ever slow a round down. Instructions: `tessera-bench count OP N` under callgrind, counting only the N
+# and OpenSSL taking turns; both count operations per second of CPU time (`openssl speed` times user
+# time unless given -elapsed, and tessera-bench does the same), so time the process spends descheduled
+# does not count; each side's best round counts, since other jobs (sharing caches) only slow a round. Instructions: `tessera-bench count OP N` under callgrind, counting only the N
 # operations; the share of them spent inside OpenSSL's signature primitive (EVP_PKEY_sign or
 # EVP_PKEY_verify, what `openssl speed` times) says how close to OpenSSL the whole JWS operation is.
 #
@@ -84,6 +85,7 @@ for alg in ("RS256", "ES256"):
         results.append((f"jose_{alg}_{key}_ratio", ratio))
         if counted:
             results.append((f"jose_{alg}_{key}_instructions", counted[0]))
+            results.append((f"jose_{alg}_{key}_share", counted[1] / counted[0]))
         if key.endswith("_jws"):
             goals.append((f"{alg} {label} / openssl speed", ratio, 0.9))
 print("(instr/op: instructions of one whole operation; in OpenSSL: of them, inside EVP_PKEY_sign or EVP_PKEY_verify,\n"

@@ -130,7 +130,9 @@ ssl_best_other=
 for attempt in 1 2 3; do
     [ "$attempt" = 1 ] || wait_quiet
     cpu_sample "$work/cpu0"
-    openssl speed -seconds "$duration" -multi 2 -mr rsa2048 ecdsap256 >"$work/openssl.try.txt" 2>"$work/openssl.err" \
+    # -elapsed: signatures per second of wall-clock time, like the server's rate (by default openssl
+    # speed divides by its CPU time, which other jobs on the machine do not reduce).
+    openssl speed -elapsed -seconds "$duration" -multi 2 -mr rsa2048 ecdsap256 >"$work/openssl.try.txt" 2>"$work/openssl.err" \
         || { cat "$work/openssl.err" >&2; echo "openssl speed failed" >&2; exit 1; }
     cpu_sample "$work/cpu1"
     other=$(other_pct "$work/cpu0" "$work/cpu1")

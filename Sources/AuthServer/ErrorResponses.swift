@@ -53,6 +53,9 @@ enum ErrorResponses {
         case let error as InteractionRejected:
             return Answer(error: OAuthError.invalidRequest("This form has expired or was not sent from this browser.", detail: error.detail),
                           status: .badRequest, retryAfter: nil)
+        case let error as CrossSitePost:
+            return Answer(error: OAuthError.invalidRequest("The form was not sent from this site.", detail: "cross-site form post, origin \(error.origin)"),
+                          status: .forbidden, retryAfter: nil)
         default:
             return Answer(error: .serverError(detail: "\(error)"), status: .internalServerError, retryAfter: nil)
         }
@@ -110,6 +113,9 @@ enum ErrorResponses {
             return Pages.error(status: answer.status, title: "This sign-in request cannot be completed",
                                message: "This form has expired or was not sent from this browser. Go back to the application and sign in again.",
                                code: code)
+        case is CrossSitePost:
+            return Pages.error(status: .forbidden, title: "This form cannot be accepted",
+                               message: "The form was not sent from this site. Go back to the application and sign in again.", code: code)
         case let limited as RateLimited:
             return Pages.error(status: answer.status, title: "Too many requests",
                                message: "Too many requests came from your network. Try again in \(limited.retryAfter) second\(limited.retryAfter == 1 ? "" : "s").",

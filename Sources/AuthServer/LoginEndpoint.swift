@@ -23,11 +23,7 @@ struct LoginEndpoint: Sendable {
 
     func submitLogin(_ request: HTTPRequest) async -> HTTPResponse {
         await ErrorResponses.page("login", request, logger: logger) {
-            try browser.enforceRateLimit(request)
-            if browser.isCrossSite(request) { return refuseCrossSite(request, form: "login") }
-            let form = try BrowserResponses.form(request)
-            let bound = try await interactions.bound(id: form["interaction"], csrfToken: form["csrf_token"], request: request, requireCSRF: true,
-                                                      client: clients.enabledClient(id:))
+            let (form, bound) = try await post(request)
             let username = form["username"] ?? ""
             let page = LoginPageModel(interaction: bound.id, csrfToken: form["csrf_token"] ?? "", clientName: BrowserResponses.displayName(bound.client),
                                       username: String(username.prefix(User.maximumUsernameLength)))
@@ -87,11 +83,7 @@ struct LoginEndpoint: Sendable {
     /// The decision: `allow` issues a code and remembers the consent; `deny` answers `access_denied`.
     func submitConsent(_ request: HTTPRequest) async -> HTTPResponse {
         await ErrorResponses.page("consent", request, logger: logger) {
-            try browser.enforceRateLimit(request)
-            if browser.isCrossSite(request) { return refuseCrossSite(request, form: "consent") }
-            let form = try BrowserResponses.form(request)
-            let bound = try await interactions.bound(id: form["interaction"], csrfToken: form["csrf_token"], request: request, requireCSRF: true,
-                                                      client: clients.enabledClient(id:))
+            let (form, bound) = try await post(request)
             let current = try await signedIn(bound, request: request)
             guard let decision = form["decision"], decision == "allow" || decision == "deny" else {
                 throw InteractionRejected(detail: "no consent decision")
@@ -120,9 +112,14 @@ struct LoginEndpoint: Sendable {
         return current
     }
 
-    private func refuseCrossSite(_ request: HTTPRequest, form: String) -> HTTPResponse {
-        logger.info("cross-site form post refused", ["form": form, "origin": String((request.headers["Origin"] ?? "").prefix(200)),
-                                                    "remote": request.remoteAddress])
-        return BrowserResponses.crossSitePage()
+    /// A form posted to continue an interaction: within the rate limit, from this site, decoded, and
+    /// bound to the interaction this browser started with its CSRF token.
+    private func post(_ request: HTTPRequest) async throws -> (form: [String: String], bound: PendingInteractions.Bound) {
+        try browser.enforceRateLimit(request)
+        try browser.refuseCrossSite(request)
+        let form = try BrowserResponses.form(request)
+        let bound = try await interactions.bound(id: form["interaction"], csrfToken: form["csrf_token"], request: request, requireCSRF: true,
+                                                  client: clients.enabledClient(id:))
+        return (form, bound)
     }
 }

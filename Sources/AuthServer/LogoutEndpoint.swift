@@ -75,7 +75,7 @@ struct LogoutEndpoint: Sendable {
         if confirmed {
             // The confirmation form is ours: a cross-site post of it is refused (an RP's own logout
             // request, which may be posted from its site, carries no confirmation).
-            if browser.isCrossSite(request) { return BrowserResponses.crossSitePage() }
+            try browser.refuseCrossSite(request)
             guard let binding = Cookies.value(sessions.cookies.browser, in: request), let token = parameters["csrf_token"],
                   constantTimeEquals(Array(token.utf8), Array(interactions.logoutCSRFToken(browser: binding).utf8)) else {
                 throw InteractionRejected(detail: "logout confirmation without a valid CSRF token")

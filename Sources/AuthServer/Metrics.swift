@@ -79,20 +79,11 @@ public final class Metrics: Sendable {
                 out += "tessera_http_request_duration_seconds_sum{endpoint=\"\(endpoint)\"} \(histogram.sum)\n"
                 out += "tessera_http_request_duration_seconds_count{endpoint=\"\(endpoint)\"} \(histogram.total)\n"
             }
-            out += "# HELP tessera_tokens_issued_total Access tokens issued by grant type.\n# TYPE tessera_tokens_issued_total counter\n"
-            for (grant, count) in state.tokensIssued.sorted(by: { $0.key < $1.key }) {
-                out += "tessera_tokens_issued_total{grant_type=\"\(grant)\"} \(count)\n"
-            }
+            out += Self.counters("tessera_tokens_issued_total", "Access tokens issued by grant type.", label: "grant_type", state.tokensIssued)
             out += "# HELP tessera_refresh_reuse_detected_total Rotated refresh tokens presented again (families revoked).\n"
                 + "# TYPE tessera_refresh_reuse_detected_total counter\ntessera_refresh_reuse_detected_total \(state.refreshReuse)\n"
-            out += "# HELP tessera_revocations_total Revocations by kind.\n# TYPE tessera_revocations_total counter\n"
-            for (kind, count) in state.revocations.sorted(by: { $0.key < $1.key }) {
-                out += "tessera_revocations_total{kind=\"\(kind)\"} \(count)\n"
-            }
-            out += "# HELP tessera_rate_limited_total Requests refused by a rate limit.\n# TYPE tessera_rate_limited_total counter\n"
-            for (limit, count) in state.rateLimited.sorted(by: { $0.key < $1.key }) {
-                out += "tessera_rate_limited_total{limit=\"\(limit)\"} \(count)\n"
-            }
+            out += Self.counters("tessera_revocations_total", "Revocations by kind.", label: "kind", state.revocations)
+            out += Self.counters("tessera_rate_limited_total", "Requests refused by a rate limit.", label: "limit", state.rateLimited)
             out += "# HELP tessera_login_failures_total Failed browser logins.\n# TYPE tessera_login_failures_total counter\n"
                 + "tessera_login_failures_total \(state.loginFailures)\n"
             out += "# HELP tessera_token_exchanges_total Token exchanges (RFC 8693) by subject token kind and mode.\n"
@@ -169,5 +160,15 @@ struct InstrumentedResponder: HTTPResponder {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         metrics.recordRequest(endpoint: endpoints.contains(request.path) ? request.path : "other", status: Int(response.status.code), seconds: seconds)
         return response
+    }
+}
+
+extension Metrics {
+    /// A counter family in the Prometheus text format: its HELP and TYPE lines, then one sample per
+    /// label value, sorted.
+    static func counters(_ name: String, _ help: String, label: String, _ values: [String: UInt64]) -> String {
+        var out = "# HELP \(name) \(help)\n# TYPE \(name) counter\n"
+        for (value, count) in values.sorted(by: { $0.key < $1.key }) { out += "\(name){\(label)=\"\(value)\"} \(count)\n" }
+        return out
     }
 }

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// JWS Compact Serialization (RFC 7515 §7.1) with RS256 and ES256.
 public enum JWS {
     /// Bounds the compact strings `verify` will look at, and so the work and memory an attacker can demand
@@ -39,11 +45,11 @@ public enum JWS {
 
     private static func verify(utf8 compact: UnsafeBufferPointer<UInt8>, keys: [VerificationKey]) throws -> VerifiedJWS {
         let dot = UInt8(ascii: ".")
-        guard let firstDot = compact.firstIndex(of: dot) else { throw JWSError.malformed("expected 3 dot-separated parts, found 1") }
-        guard let secondDot = compact[(firstDot + 1)...].firstIndex(of: dot) else {
+        guard let firstDot = index(of: dot, in: compact, from: 0) else { throw JWSError.malformed("expected 3 dot-separated parts, found 1") }
+        guard let secondDot = index(of: dot, in: compact, from: firstDot + 1) else {
             throw JWSError.malformed("expected 3 dot-separated parts, found 2")
         }
-        guard !compact[(secondDot + 1)...].contains(dot) else {
+        guard index(of: dot, in: compact, from: secondDot + 1) == nil else {
             let count = compact.reduce(1) { $1 == dot ? $0 + 1 : $0 }
             throw JWSError.malformed("expected 3 dot-separated parts, found \(count)")
         }
@@ -86,6 +92,13 @@ public enum JWS {
         let signingInput = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(compact)[..<secondDot])
         guard key.verify(signature: signature, message: signingInput) else { throw JWSError.badSignature }
         return VerifiedJWS(header: header, payload: payload, key: key)
+    }
+
+    /// The index of the first `byte` in `buffer` at or after `start` (memchr, which compares many bytes a step).
+    private static func index(of byte: UInt8, in buffer: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+        guard let base = buffer.baseAddress, start < buffer.count,
+              let found = memchr(base + start, Int32(byte), buffer.count - start) else { return nil }
+        return UnsafeRawPointer(found) - UnsafeRawPointer(base)
     }
 
     private static func selectKey(kid: String?, from keys: [VerificationKey]) throws -> VerificationKey {

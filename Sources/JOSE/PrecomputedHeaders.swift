@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The protected headers one key's JWS carry, base64url-encoded and parsed once when the key is made.
 ///
 /// `JWS.sign` writes `{"alg":…,"kid":…}` plus `"typ"` when given; for the usual `typ` values the
@@ -42,8 +48,11 @@ struct PrecomputedHeaders: Sendable {
 
     /// The parsed header whose encoding is exactly `encoded`, if it is one of these.
     func header(encodedAs encoded: UnsafeBufferPointer<UInt8>) -> JOSEHeader? {
+        guard let start = encoded.baseAddress else { return nil }
         for entry in entries where entry.encoded.count == encoded.count {
-            if entry.encoded.withUnsafeBufferPointer({ $0.elementsEqual(encoded) }) { return entry.header }
+            if entry.encoded.withUnsafeBufferPointer({ $0.baseAddress.map { memcmp($0, start, encoded.count) } }) == 0 {
+                return entry.header
+            }
         }
         return nil
     }

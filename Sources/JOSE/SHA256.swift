@@ -10,6 +10,18 @@ public enum SHA256 {
         bytes.withUnsafeBytes { hash(UnsafeRawBufferPointer($0)) }
     }
 
+    /// The digest of `bytes` in lowercase hexadecimal (migration checksums).
+    public static func hexDigest(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(digestLength * 2)
+        for byte in hash(bytes) {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     static func hash(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: digestLength)
         var length: UInt32 = 0

@@ -7,6 +7,9 @@ import Foundation
 /// instances starting together take turns: the later ones find everything applied.
 public struct Migrator: Sendable {
     public let directory: String
+    /// The checksum recorded for each applied file (hex SHA-256 in Tessera), given by the caller:
+    /// this module links libpq only, and the one SHA-256 of the project is JOSE's (OpenSSL).
+    public let checksum: @Sendable ([UInt8]) -> String
 
     /// The advisory lock key every Tessera migrator uses ("TESSERA1" in ASCII).
     static let advisoryLockKey: Int64 = 0x5445_5353_4552_4131
@@ -20,8 +23,9 @@ public struct Migrator: Sendable {
         )
         """
 
-    public init(directory: String) {
+    public init(directory: String, checksum: @escaping @Sendable ([UInt8]) -> String) {
         self.directory = directory
+        self.checksum = checksum
     }
 
     /// Reads and validates the migration files, without touching the database.
@@ -50,7 +54,7 @@ public struct Migrator: Sendable {
             guard byVersion[version] == nil else {
                 throw MigrationError.duplicateVersion(version)
             }
-            byVersion[version] = Migration(version: version, name: name, checksum: SHA256.hexDigest(bytes), sql: sql)
+            byVersion[version] = Migration(version: version, name: name, checksum: checksum(bytes), sql: sql)
         }
         return byVersion.values.sorted { $0.version < $1.version }
     }

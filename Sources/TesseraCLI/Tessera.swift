@@ -144,7 +144,7 @@ func migrationsDirectory(_ explicit: String?) -> String {
 /// Applies pending migrations and reports each one.
 func applyMigrations(directory: String, pool: PostgresPool, logger: Logger) async {
     do {
-        let applied = try await Migrator(directory: directory).migrate(using: pool)
+        let applied = try await Migrator(directory: directory, checksum: SHA256.hexDigest).migrate(using: pool)
         for migration in applied {
             logger.info("migration applied", ["version": String(migration.version), "name": migration.name])
         }

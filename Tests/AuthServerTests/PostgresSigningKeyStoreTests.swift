@@ -25,7 +25,7 @@ struct TestDatabase {
         var configuration = PostgresConfiguration.environment()
         configuration.searchPath = String(schema)
         let pool = PostgresPool(configuration: configuration, size: 4)
-        try await Migrator(directory: migrationsDirectory).migrate(using: pool)
+        try await Migrator(directory: migrationsDirectory, checksum: SHA256.hexDigest).migrate(using: pool)
         return TestDatabase(schema: String(schema), configuration: configuration, pool: pool)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import JOSE
 import Postgres
 import Testing
 
@@ -44,7 +45,7 @@ struct MigratorTests {
             defer { directory.remove() }
             let pool = PostgresPool(configuration: try await TestDatabase.freshSchema("migrate"), size: 2)
             defer { Task { await pool.close() } }
-            let migrator = Migrator(directory: directory.path)
+            let migrator = Migrator(directory: directory.path, checksum: SHA256.hexDigest)
             #expect(try await migrator.pending(using: pool).map(\.version) == [1, 2, 10])
             let applied = try await migrator.migrate(using: pool)
             #expect(applied.map(\.version) == [1, 2, 10])
@@ -71,7 +72,7 @@ struct MigratorTests {
             defer { directory.remove() }
             let pool = PostgresPool(configuration: try await TestDatabase.freshSchema("migrate"), size: 1)
             defer { Task { await pool.close() } }
-            let migrator = Migrator(directory: directory.path)
+            let migrator = Migrator(directory: directory.path, checksum: SHA256.hexDigest)
             try await migrator.migrate(using: pool)
             try directory.write("0002_create_clients.sql", "CREATE TABLE clients (id text PRIMARY KEY);")
             try directory.write("0020_create_users.sql", "CREATE TABLE users (id uuid PRIMARY KEY);")
@@ -96,7 +97,7 @@ struct MigratorTests {
     func badFileNames(name: String) async throws {
         let directory = try MigrationDirectory(Self.files.merging([name: "SELECT 1;"]) { $1 })
         defer { directory.remove() }
-        let error = #expect(throws: MigrationError.self) { try Migrator(directory: directory.path).migrations() }
+        let error = #expect(throws: MigrationError.self) { try Migrator(directory: directory.path, checksum: SHA256.hexDigest).migrations() }
         guard case .invalidFileName(let reported)? = error else {
             Issue.record("expected invalidFileName, got \(String(describing: error))")
             return
@@ -109,7 +110,7 @@ struct MigratorTests {
     func duplicateVersion() throws {
         let directory = try MigrationDirectory(Self.files.merging(["0002_create_users.sql": "SELECT 1;"]) { $1 })
         defer { directory.remove() }
-        let error = #expect(throws: MigrationError.self) { try Migrator(directory: directory.path).migrations() }
+        let error = #expect(throws: MigrationError.self) { try Migrator(directory: directory.path, checksum: SHA256.hexDigest).migrations() }
         guard case .duplicateVersion(2)? = error else {
             Issue.record("expected duplicateVersion(2), got \(String(describing: error))")
             return
@@ -126,7 +127,7 @@ struct MigratorTests {
             defer { directory.remove() }
             let pool = PostgresPool(configuration: try await TestDatabase.freshSchema("migrate"), size: 1)
             defer { Task { await pool.close() } }
-            let error = await #expect(throws: MigrationError.self) { try await Migrator(directory: directory.path).migrate(using: pool) }
+            let error = await #expect(throws: MigrationError.self) { try await Migrator(directory: directory.path, checksum: SHA256.hexDigest).migrate(using: pool) }
             guard case .failed(let version, _, let underlying)? = error else {
                 Issue.record("expected failed, got \(String(describing: error))")
                 return
@@ -149,7 +150,7 @@ struct MigratorTests {
             defer { Task { for pool in pools { await pool.close() } } }
             let counts = try await withThrowingTaskGroup(of: [Int].self) { group in
                 for pool in pools {
-                    group.addTask { try await Migrator(directory: directory.path).migrate(using: pool).map(\.version) }
+                    group.addTask { try await Migrator(directory: directory.path, checksum: SHA256.hexDigest).migrate(using: pool).map(\.version) }
                 }
                 return try await group.reduce(into: [[Int]]()) { $0.append($1) }
             }

@@ -205,18 +205,6 @@ struct PostgresCodingTests {
 }
 
 @Suite struct PostgresTextParsingTests {
-    @Test("SHA-256 matches the FIPS 180-2 test vectors")
-    func sha256Vectors() {
-        #expect(SHA256.hexDigest(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(SHA256.hexDigest([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(
-            SHA256.hexDigest(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
-                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        #expect(
-            SHA256.hexDigest(Array(repeating: UInt8(ascii: "a"), count: 1_000_000))
-                == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
-    }
-
     @Test("Array literals with quoting, escapes, NULL and bounds parse")
     func arrayLiterals() {
         #expect(ArrayText.parse("{}")! == [])

@@ -46,6 +46,10 @@ goals = [
     (f"RSS with {int(idle_held) if idle_held else 10000} idle keep-alive connections (MiB)", figures.get("rss_idle_connections_mb"), "<", 256),
 ]
 goals += [(label + " (JWS, one thread)", value, ">=", target) for label, value, target in jose_goals]
+# The instruction-count analogue of each JOSE ratio (bench-jose.sh): the share of a JWS operation's
+# instructions spent inside OpenSSL's signature primitive.
+jose_shares = {name[len("jose_"):-len("_share")].replace("_jws", " JWS").replace("_", " "): value
+               for name, value in figures.items() if name.startswith("jose_") and name.endswith("_share")}
 
 print("\nGoals (issue 14 item 6, and item 4 for JOSE), each against a reference measured in this run")
 for label, value, comparison, target in goals:
@@ -54,6 +58,9 @@ for label, value, comparison, target in goals:
         continue
     met = value >= target if comparison == ">=" else value < target
     print(f"  {label:<66}{value:>8.2f}  goal {comparison} {target:g}: {'met' if met else 'missed'}")
+if jose_shares:
+    print("  (JWS instructions inside OpenSSL's primitive: "
+          + ", ".join(f"{name} {value:.2f}" for name, value in sorted(jose_shares.items())) + ")")
 if "token_es256_rps" in figures:
     print(f"  {'(client_credentials ES256 / 10.3 k/s, the rate when the goal of 2.5x was set)':<66}{figures['token_es256_rps'] / 10300:>8.2f}")
 if rss_peaks:

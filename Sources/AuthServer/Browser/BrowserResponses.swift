@@ -33,11 +33,9 @@ struct BrowserResponses: Sendable {
         return false
     }
 
-    /// The page refusing a cross-site form post.
-    static func crossSitePage() -> HTTPResponse {
-        Pages.error(status: .forbidden, title: "This form cannot be accepted",
-                    message: "The form was not sent from this site. Go back to the application and sign in again.",
-                    code: OAuthError.Code.invalidRequest.rawValue)
+    /// Throws ``CrossSitePost`` when ``isCrossSite(_:)``: the error answers 403 with its page.
+    func refuseCrossSite(_ request: HTTPRequest) throws(CrossSitePost) {
+        if isCrossSite(request) { throw CrossSitePost(origin: String((request.headers["Origin"] ?? "").prefix(200))) }
     }
 
     /// A 303 to `location` (RFC 9700 §4.11: 303 so that a form post is never repeated at the client).
@@ -77,4 +75,9 @@ struct BrowserResponses: Sendable {
             throw AuthorizationPageError("The form is malformed.")
         }
     }
+}
+
+/// A state-changing form post the browser says came from another site; answered 403.
+struct CrossSitePost: Error {
+    let origin: String
 }
